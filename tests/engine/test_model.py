@@ -1,0 +1,115 @@
+"""The shared retrieval model: architecture as specified, persistence, card checks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from emomv_desktop.engine.emotions import EMOTION_LABELS, Emotion
+from emomv_desktop.engine.errors import ModelFileError
+from emomv_desktop.engine.model import (
+    ModelConfig,
+    ProjectionHead,
+    RetrievalModel,
+    card_path_for,
+    check_card,
+    load_model,
+    save_model,
+)
+from emomv_desktop.engine.protocol import FEATURE_PROTOCOL
+
+
+def test_emotion_parse_maps_every_dataset_spelling():
+    spellings = {
+        "exciting": Emotion.EXCITING, "Exciting": Emotion.EXCITING,
+        "fear": Emotion.FEARFUL, "Fear": Emotion.FEARFUL, "fearful": Emotion.FEARFUL,
+        "tense": Emotion.TENSE, "Tense": Emotion.TENSE,
+        "sad": Emotion.SAD, "Sad": Emotion.SAD,
+        "relax": Emotion.RELAXING, "Relax": Emotion.RELAXING, "relaxing": Emotion.RELAXING,
+        "3": Emotion.SAD, 4: Emotion.RELAXING,
+    }
+    for text, emotion in spellings.items():
+        assert Emotion.parse(text) is emotion, text
+    with pytest.raises(ValueError):
+        Emotion.parse("neutral")
+    assert EMOTION_LABELS == ("exciting", "fearful", "tense", "sad", "relaxing")
+
+
+def test_projection_head_matches_the_written_recipe():
+    torch.manual_seed(0)
+    head = ProjectionHead(64, dropout=0.5, layer_norm=True).eval()
+    x = torch.randn(7, 64)
+    p = head.fc1(x)
+    h = head.fc2(F.gelu(p, approximate="tanh"))
+    h = F.gelu(h, approximate="tanh") + p
+    h = F.layer_norm(h, (64,), head.norm.weight, head.norm.bias)
+    expected = F.normalize(F.gelu(h, approximate="tanh"), dim=-1)
+    torch.testing.assert_close(head(x), expected)
+    assert torch.allclose(head(x).norm(dim=-1), torch.ones(7))
+
+
+def test_model_shapes_scalers_and_emotion_heads():
+    torch.manual_seed(0)
+    model = RetrievalModel().eval()
+    video = torch.rand(5, 2304) * 3 + 1
+    music = torch.randn(5, 128) * 2 - 4
+    model.fit_scalers(video, music)
+    torch.testing.assert_close(model.video_scaler(video).mean(0), torch.zeros(2304), atol=1e-5, rtol=0)
+    v, m, score = model(video, music)
+    assert v.embedding.shape == (5, 64) and m.embedding.shape == (5, 64)
+    assert v.emotion_logits.shape == (5, 5) and m.emotion_logits.shape == (5, 5)
+    torch.testing.assert_close(score, F.cosine_similarity(v.embedding, m.embedding))
+    # emotion head reads GELU of the input layer, before the projection head
+    z = model.video_in(model.video_scaler(video))
+    torch.testing.assert_close(v.emotion_logits, model.video_emotion(F.gelu(z, approximate="tanh")))
+    single = RetrievalModel(ModelConfig(multitask=False))
+    assert single.embed_music(music).emotion_logits is None
+    assert not any("emotion" in k for k in single.state_dict())
+
+
+def test_save_load_roundtrip_and_card(tmp_path):
+    torch.manual_seed(1)
+    model = RetrievalModel().eval()
+    model.fit_scalers(torch.rand(20, 2304), torch.rand(20, 128))
+    path = tmp_path / "m.pt"
+    card = save_model(path, model, {"trained_on": "unit test"})
+    assert card_path_for(path).name == "m.card.json"
+    on_disk = json.loads(card_path_for(path).read_text())
+    assert on_disk["trained_on"] == "unit test" and len(on_disk["weights_sha256"]) == 64
+    loaded, loaded_card = load_model(path)
+    assert not loaded.training and loaded_card == on_disk
+    x = torch.rand(3, 2304)
+    torch.testing.assert_close(loaded.embed_video(x).embedding, model.embed_video(x).embedding)
+
+
+def test_load_refuses_tampered_weights_and_foreign_protocol(tmp_path):
+    model = RetrievalModel()
+    path = tmp_path / "m.pt"
+    save_model(path, model)
+    card_file = card_path_for(path)
+    card = json.loads(card_file.read_text())
+
+    foreign = json.loads(json.dumps(card))
+    foreign["feature_protocol"]["music"]["backbone"] = "openl3"
+    assert check_card(foreign) and not check_card(card)
+    card_file.write_text(json.dumps(foreign))
+    with pytest.raises(ModelFileError, match="music backbone"):
+        load_model(path)
+    load_model(path, protocol=None)  # a caller may opt out of the protocol check explicitly
+
+    card_file.write_text(json.dumps(card))
+    path.write_bytes(path.read_bytes() + b"x")
+    with pytest.raises(ModelFileError, match="sha256"):
+        load_model(path)
+    card_file.unlink()
+    with pytest.raises(ModelFileError, match="card"):
+        load_model(path)
+    with pytest.raises(ModelFileError, match="not found"):
+        load_model(tmp_path / "absent.pt")
+
+
+def test_feature_protocol_dims():
+    assert FEATURE_PROTOCOL["video"]["dim"] == 2304 and FEATURE_PROTOCOL["music"]["dim"] == 128
