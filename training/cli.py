@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Callable
@@ -30,7 +29,10 @@ from .loop import TrainConfig
 from .reproduce import REPORT_FILE, ReproduceConfig, main_command, reproduce
 
 PROG = "emomv-train"
-DEFAULT_THREADS = 4  # tiny models: more threads than this only add synchronisation
+DEFAULT_THREADS = 1
+"""The models are tiny (a 256 x 2304 x 64 matmul is the largest op): one thread per process is as fast as two on
+an idle machine and 10-30x faster when other processes share the cores (OpenMP threads then wait on each other;
+measured by benchmarks/bench_train.py). Use ``--jobs`` to use more cores."""
 
 
 def _print_progress(progress: Progress) -> None:
@@ -74,6 +76,8 @@ def _add_reproduce(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--holdout", type=_fraction, default=0.2, help="clean protocol's hold-out share of train")
     parser.add_argument("--max-epochs", type=_positive_int, default=TrainConfig.max_epochs)
     parser.add_argument("--out", type=Path, default=None, help="output folder (default ./reproduce-<protocol>)")
+    parser.add_argument("--jobs", type=_positive_int, default=1,
+                        help="processes training runs in parallel (default 1; results do not depend on it)")
     parser.add_argument("--save-models", action="store_true",
                         help="also save every trained retrieval model (+ card) under OUT/models for `evaluate`")
 
@@ -82,6 +86,7 @@ def _run_reproduce(args: argparse.Namespace) -> int:
     config = ReproduceConfig(
         datasets=args.datasets, seeds=args.seeds, protocol=Protocol(args.protocol), holdout=args.holdout,
         train=dataclasses.replace(TrainConfig(), max_epochs=args.max_epochs), save_models=args.save_models,
+        jobs=args.jobs,
     )
     out = args.out or Path(f"reproduce-{config.protocol.value}")
     result = reproduce(args.data or paths.dataset_dir(), out, config, command=main_command(args.argv),
@@ -120,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Reproduce the EmoMV benchmarks; evaluate models.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of known errors")
     parser.add_argument("--threads", type=_positive_int, default=None,
-                        help=f"torch CPU threads (default: min({DEFAULT_THREADS}, CPU count))")
+                        help=f"torch CPU threads per process (default {DEFAULT_THREADS}: the models are tiny)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (help_text, add_arguments, _) in COMMANDS.items():
         add_arguments(sub.add_parser(name, help=help_text, description=help_text))
@@ -130,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = argv
-    torch.set_num_threads(args.threads or min(DEFAULT_THREADS, os.cpu_count() or 1))
+    torch.set_num_threads(args.threads or DEFAULT_THREADS)
     try:
         return COMMANDS[args.command][2](args)
     except EngineError as exc:

@@ -13,9 +13,11 @@ import datetime
 import json
 import platform
 import sys
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import sklearn
@@ -48,6 +50,7 @@ class ReproduceConfig:
     holdout: float = 0.2
     train: TrainConfig = TrainConfig()
     save_models: bool = False
+    jobs: int = 1  # processes running seeds in parallel
 
     @property
     def seed_list(self) -> list[int]:
@@ -73,18 +76,45 @@ class ReproduceResult:
 
 def run_dataset(bundle: DatasetBundle, config: ReproduceConfig, *, progress: ProgressCallback | None = None,
                 cancel: CancelToken | None = None) -> DatasetRuns:
-    """Every model, variant and seed on one dataset."""
+    """Every model, variant and seed on one dataset, in ``config.jobs`` processes.
+
+    Each run seeds itself, so the figures do not depend on the number of jobs or the order runs finish in.
+    """
     start = time.perf_counter()
-    plan = [(seed, variant, runner) for seed in config.seed_list for variant in Variant for runner in RUNNERS]
-    outputs = []
-    for done, (seed, variant, runner) in enumerate(plan):
-        check(cancel)
-        out = runner(bundle, RunSpec(variant, seed, config.protocol, config.train, config.holdout), cancel=cancel)
-        outputs.append(out)
+    plan = [(runner, RunSpec(variant, seed, config.protocol, config.train, config.holdout))
+            for seed in config.seed_list for variant in Variant for runner in RUNNERS]
+    outputs: list[RunOutput | None] = [None] * len(plan)
+
+    def finished(index: int, out: RunOutput) -> None:
+        outputs[index] = out
         t = out.training
-        report(progress, done + 1, len(plan), f"{bundle.spec.name} seed {seed} {variant.value}-task {out.name}: "
-               f"{t.epochs} epochs (best {t.best_epoch}), {t.seconds:.1f} s")
-    return DatasetRuns(bundle, outputs, time.perf_counter() - start)
+        done = sum(o is not None for o in outputs)
+        report(progress, done, len(plan), f"{bundle.spec.name} seed {out.run.seed} {out.run.variant.value}-task "
+               f"{out.name}: {t.epochs} epochs (best {t.best_epoch}), {t.seconds:.1f} s")
+
+    if config.jobs == 1:
+        for index, (runner, run) in enumerate(plan):
+            check(cancel)
+            finished(index, runner(bundle, run, cancel=cancel))
+    else:
+        _run_in_processes(bundle, plan, config.jobs, finished, cancel)
+    return DatasetRuns(bundle, [o for o in outputs if o is not None], time.perf_counter() - start)
+
+
+def _run_in_processes(bundle: DatasetBundle, plan: list, jobs: int, finished: Callable[[int, RunOutput], None],
+                      cancel: CancelToken | None) -> None:
+    """The plan's runs in ``jobs`` spawned processes, each with this process's torch thread count."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=torch.set_num_threads,
+                             initargs=(torch.get_num_threads(),)) as pool:
+        futures = {pool.submit(runner, bundle, run): index for index, (runner, run) in enumerate(plan)}
+        try:
+            for future in as_completed(futures):
+                check(cancel)
+                finished(futures[future], future.result())
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 def reproduce(data: Path | str, out_dir: Path | str, config: ReproduceConfig, *, command: str = "",
@@ -186,6 +216,7 @@ def _write_params(path: Path, data: Path | str, config: ReproduceConfig, result:
             "baseline": dataclasses.asdict(BaselineConfig()),
         },
         "torch_threads": torch.get_num_threads(),
+        "jobs": config.jobs,
         "versions": _versions(),
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "seconds_total": round(result.seconds, 1),
@@ -218,7 +249,7 @@ def _write_report(path: Path, config: ReproduceConfig, result: ReproduceResult, 
         "Floors: `random ranking` is the exact expected value over random rankings; `constant ranking` ranks "
         "every query's items the same way, majority class first; `always matched` answers matched for every pair.",
         f"Wall time: {result.seconds:.0f} s ({', '.join(f'{k}: {r.seconds:.0f} s' for k, r in result.runs.items())}) "
-        f"with {torch.get_num_threads()} torch threads.",
+        f"with {config.jobs} process(es) of {torch.get_num_threads()} torch thread(s).",
     ]
     for key, dataset_runs in result.runs.items():
         lines += _dataset_section(key, dataset_runs, [r for r in result.records if r.dataset == key])
