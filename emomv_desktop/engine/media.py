@@ -60,6 +60,9 @@ DEFAULT_BLOCK_SECONDS = 9.6
 TRUNCATION_TOLERANCE_SECONDS = 1.0
 """A file whose decoded length falls short of its header's by more than this is reported as truncated."""
 
+TIME_EPSILON = 1e-6
+"""Seconds: a requested time this close to a frame's timestamp counts as that frame's (float rounding)."""
+
 _NATIVE_BLOCK_FRAMES = 1 << 16
 """Frames read per soundfile call (~1.5 s at 44.1 kHz)."""
 
@@ -257,7 +260,7 @@ def _soundfile_source(path: Path, handle: BinaryIO, start: float) -> _NativeAudi
                 try:
                     data = snd.read(_NATIVE_BLOCK_FRAMES, dtype="float32", always_2d=True)
                 except (sf.LibsndfileError, RuntimeError) as exc:
-                    raise DecodeError(path, f"the file is corrupt ({_ffmpeg_reason(exc)})") from None
+                    raise DecodeError(path, f"the file is damaged or truncated ({_ffmpeg_reason(exc)})") from None
                 if not len(data):
                     return
                 yield data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
@@ -297,7 +300,7 @@ def _pyav_source(path: Path, handle: BinaryIO, start: float) -> _NativeAudio:
                 for out in to_float.resample(None):
                     yield out.to_ndarray().mean(axis=0, dtype=np.float32)
             except av.FFmpegError as exc:
-                raise DecodeError(path, f"the file is corrupt ({_ffmpeg_reason(exc)})") from None
+                raise DecodeError(path, f"the file is damaged or truncated ({_ffmpeg_reason(exc)})") from None
 
     return _NativeAudio(blocks(), rate, declared)
 
@@ -450,6 +453,8 @@ class VideoReader:
         self.seek_gap = seek_gap
         self._stack = contextlib.ExitStack()
         self._container: av.container.InputContainer | None = None
+        self.decoded_frames = 0  # frames decoded so far: what "decode only what the clips need" saves
+        self.seeks = 0
 
     def __enter__(self) -> "VideoReader":
         handle = self._stack.enter_context(_open_media(self.path))
@@ -504,17 +509,19 @@ class VideoReader:
                 if self._previous is None:
                     raise DecodeError(self.path, "the video stream has no decodable frame")
                 return self._previous
-            if frame.time is not None and frame.time > target and self._previous is not None:
+            if frame.time is not None and frame.time > target + TIME_EPSILON and self._previous is not None:
                 self._pending = frame
                 return self._previous
             self._previous = frame
-            if frame.time is not None and frame.time >= target:
+            if frame.time is not None and frame.time >= target - TIME_EPSILON:
                 return frame
 
     def _next_frame(self) -> av.VideoFrame | None:
         if self._frames is None:
             self._frames = self._container.decode(self._stream)  # type: ignore[union-attr]
-        return next(self._frames, None)
+        frame = next(self._frames, None)
+        self.decoded_frames += frame is not None
+        return frame
 
     def _position(self) -> float:
         """Time of the newest decoded frame (-inf before the first decode)."""
@@ -539,6 +546,7 @@ class VideoReader:
         self._container.seek(offset, stream=self._stream, backward=True)  # type: ignore[union-attr]
         self._frames = self._container.decode(self._stream)  # type: ignore[union-attr]
         self._previous = self._pending = None
+        self.seeks += 1
 
 
 def read_frames(
