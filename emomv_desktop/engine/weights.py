@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -340,13 +341,14 @@ def download(
         _fetch(spec, source, part, progress, cancel)
     except Cancelled:
         raise
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
         have = part.stat().st_size if part.exists() else 0
         raise WeightsError(
             f"downloading {spec.filename} from {source} failed after {have / 1e6:.1f} MB "
-            f"({getattr(exc, 'reason', None) or exc}); run the download again to resume"
+            f"({_network_reason(exc)}); run the download again to resume"
         ) from None
-    report(progress, 1, 1, f"verifying {spec.filename}")
+    size = part.stat().st_size
+    report(progress, size, size, f"verifying {spec.filename}")
     sha256 = sha256_of(part, cancel=cancel)
     try:
         _verify_candidate(spec, part, sha256)
@@ -354,6 +356,17 @@ def download(
         part.unlink(missing_ok=True)
         raise
     return _install(spec, part, sha256, source)
+
+
+def _network_reason(exc: Exception) -> str:
+    """A short cause for a failed transfer (urllib's own strings are noisy)."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, urllib.error.URLError):
+        return str(exc.reason)
+    if isinstance(exc, http.client.IncompleteRead):
+        return "the connection closed before the end of the file"
+    return str(exc) or type(exc).__name__
 
 
 def _fetch(spec: WeightSpec, url: str, part: Path, progress: ProgressCallback | None, cancel: CancelToken | None) -> None:
