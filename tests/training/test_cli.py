@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from emomv_desktop.engine.model import load_model
 from training.cli import main
@@ -21,9 +22,11 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def reproduction(emomv_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("reproduce")
-    code = main(["--threads", "2", "reproduce", "--data", str(emomv_data), "--datasets", "A,C", "--seeds", "1",
+    threads = torch.get_num_threads()
+    code = main(["reproduce", "--data", str(emomv_data), "--datasets", "A,C", "--seeds", "1",
                  "--max-epochs", "8", "--out", str(out), "--save-models"])
     assert code == 0
+    assert torch.get_num_threads() == threads  # main() restores the caller's setting
     return out
 
 
