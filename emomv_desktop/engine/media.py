@@ -64,6 +64,10 @@ TIME_EPSILON = 1e-6
 """Seconds: a requested time this close to a frame's timestamp counts as that frame's (float rounding)."""
 
 _NATIVE_BLOCK_FRAMES = 1 << 16
+
+_EXACT_LENGTH_CONTAINERS = frozenset({"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "ogg", "flac", "wav", "aiff"})
+"""FFmpeg containers whose header states the length exactly (others, e.g. raw ADTS AAC, estimate it from the
+bitrate): only for these is a short decode reported as truncation."""
 """Frames read per soundfile call (~1.5 s at 44.1 kHz)."""
 
 
@@ -278,7 +282,24 @@ def _soundfile_source(path: Path, handle: BinaryIO, start: float) -> _NativeAudi
                 yield _downmix(data, channel_axis=1)
 
     declared = snd.frames - (int(round(start * snd.samplerate)) if start > 0 else 0)
+    if snd.format == "MP3" and not _mp3_length_is_exact(handle):
+        declared = None  # estimated from the first frame's bitrate: no basis for calling the file truncated
     return _NativeAudio(blocks(), int(snd.samplerate), declared)
+
+
+def _mp3_length_is_exact(handle: BinaryIO) -> bool:
+    """Whether an mp3 states its length (Xing/Info/VBRI header in its first frame).
+
+    Without one, decoders estimate the length from the first frame's bitrate, which for a VBR file can be
+    off by a factor of several. Reads with ``pread``: the decoder's file position is left alone.
+    """
+    fd = handle.fileno()
+    head = os.pread(fd, 10, 0)
+    offset = 0
+    if head[:3] == b"ID3" and len(head) == 10:  # skip an ID3v2 tag (syncsafe size, optional footer)
+        offset = 10 + ((head[6] << 21) | (head[7] << 14) | (head[8] << 7) | head[9]) + (10 if head[5] & 0x10 else 0)
+    first_frame = os.pread(fd, 2048, offset)
+    return any(marker in first_frame for marker in (b"Xing", b"Info", b"VBRI"))
 
 
 def _pyav_source(path: Path, handle: BinaryIO, start: float) -> _NativeAudio:
@@ -291,7 +312,8 @@ def _pyav_source(path: Path, handle: BinaryIO, start: float) -> _NativeAudio:
         raise
     rate = int(stream.codec_context.sample_rate or stream.rate)
     seconds = _stream_seconds(stream) or (container.duration or 0) / av.time_base
-    declared = int(max(0.0, seconds - start) * rate) if seconds else None
+    exact = container.format.name in _EXACT_LENGTH_CONTAINERS
+    declared = int(max(0.0, seconds - start) * rate) if seconds and exact else None
     if start > 0:
         container.seek(int(start / stream.time_base), stream=stream, backward=True)
     # Normalise every sample format to float planar at the source rate and layout; mono is our mean.
