@@ -185,14 +185,14 @@ class VGGishExtractor:
     def _stream_examples(
         self, path: Path | str, cancel: CancelToken | None
     ) -> Iterator[tuple[torch.Tensor, int]]:
-        """Log-mel examples of the decoded stream, ``batch_size`` at a time, with the samples decoded so far.
+        """Log-mel examples of the decoded stream in batches of ``batch_size`` (then the rest), with the
+        samples decoded so far.
 
         The 240 samples an example overlaps its successor are carried over, so streaming gives exactly the
         examples of the whole waveform.
         """
         pending = np.zeros(0, np.float32)
-        queued: list[torch.Tensor] = []
-        queued_count = 0
+        queued = torch.zeros(0, EXAMPLE_FRAMES, MEL_BANDS)
         samples = 0
         for block in media.iter_audio(path, sample_rate=AUDIO_SAMPLE_RATE):
             check(cancel)
@@ -200,18 +200,11 @@ class VGGishExtractor:
             pending = np.concatenate([pending, block])
             examples = self.log_mel(pending)
             pending = pending[len(examples) * EXAMPLE_HOP_SAMPLES :]
-            if len(examples):
-                queued.append(examples)
-                queued_count += len(examples)
-            if queued_count >= self.batch_size:
-                yield torch.cat(queued), samples
-                queued, queued_count = [], 0
-        if queued_count:
-            yield torch.cat(queued), samples
-        elif samples == 0:
-            return
-        else:
-            yield torch.zeros(0, EXAMPLE_FRAMES, MEL_BANDS), samples
+            queued = torch.cat([queued, examples])
+            while len(queued) >= self.batch_size:  # full batches only: a 6-example batch runs at half speed
+                yield queued[: self.batch_size], samples
+                queued = queued[self.batch_size :]
+        yield queued, samples  # the rest, possibly empty (it still carries the final sample count)
 
 
 def example_count(samples: int) -> int:

@@ -48,11 +48,16 @@ def test_log_mel_of_silence_is_the_log_offset(vggish):
     assert torch.allclose(out, torch.full_like(out, float(np.log(0.01))))
 
 
-def test_track_features_streamed_equal_the_whole_waveform(vggish, tmp_path):
-    """25 s at 44.1 kHz: three 9.6 s decode blocks and several 8-example batches, joined exactly."""
+def test_track_features_streamed_equal_the_whole_waveform(vggish, tmp_path, monkeypatch):
+    """25 s at 44.1 kHz: three 9.6 s decode blocks and full 8-example batches (then the rest), joined exactly."""
     path = mf.write_audio(tmp_path / "song.flac", seconds=25.0)
+    batches = []
+    real_embed = vggish.embed
+    monkeypatch.setattr(vggish, "embed", lambda x, **kw: batches.append(len(x)) or real_embed(x, **kw))
     seen = []
     result = vggish.track_features(path, progress=seen.append)
+    monkeypatch.undo()
+    assert batches == [8, 8, 8, 2]
     audio = media.load_audio(path)
     expected = vggish.embed(vggish.log_mel(audio)).numpy()
     assert result.frame_features.shape == (backbones.example_count(len(audio)), 128) == (26, 128)
