@@ -164,15 +164,20 @@ def test_plan_clips_spread_and_stay_inside_the_video():
     assert backbones.clip_times(1.0)[-1] == pytest.approx(1.0 + 31 * 2 / 30)
 
 
-def test_slowfast_random_init_clip_features(slowfast):
+def test_slowfast_clip_features_equal_the_plain_pytorchvideo_network(slowfast):
+    """Our NDHWC, inference-mode extractor gives the 2304-d pooled features of pytorchvideo's own network
+    (classifier removed), fed the usual NCDHW [slow, fast] pair."""
     assert slowfast.pretrained is False and slowfast.backbone_id == VIDEO_BACKBONE
+    plain = backbones.build_slowfast_module().eval()
+    plain.load_state_dict(slowfast.model.state_dict())
     torch.manual_seed(3)
     clip = torch.randn(1, 3, 32, 256, 256)
-    first = slowfast.clip_features(clip)
-    second = slowfast.clip_features(clip)
-    assert tuple(first.shape) == (1, 2304) and first.dtype == torch.float32
-    torch.testing.assert_close(first, second)
-    assert (first >= 0).all() and first.std() > 0  # pooled after ReLU
+    ours = slowfast.clip_features(clip)
+    with torch.no_grad():
+        expected = plain([clip[:, :, [0, 4, 8, 13, 17, 22, 26, 31]], clip])
+    assert tuple(ours.shape) == (1, 2304) and ours.dtype == torch.float32
+    torch.testing.assert_close(ours, expected, rtol=1e-4, atol=1e-5)
+    assert (ours >= 0).all() and ours.std() > 0  # pooled after ReLU
 
 
 def test_video_features_average_the_clips_of_each_window(slowfast, tmp_path, monkeypatch):
