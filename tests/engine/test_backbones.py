@@ -103,12 +103,17 @@ def test_short_track_gives_no_rows(vggish, tmp_path):
     assert result.duration == pytest.approx(0.5, abs=1e-3)
 
 
-def test_track_features_cancel_and_bad_file(vggish, tmp_path):
-    path = mf.write_audio(tmp_path / "long.flac", seconds=30.0)
+@pytest.fixture
+def cancelled() -> CancelToken:
     token = CancelToken()
     token.cancel()
+    return token
+
+
+def test_track_features_cancel_and_bad_file(vggish, tmp_path, cancelled):
+    path = mf.write_audio(tmp_path / "long.flac", seconds=30.0)
     with pytest.raises(Cancelled):
-        vggish.track_features(path, cancel=token)
+        vggish.track_features(path, cancel=cancelled)
     bad = tmp_path / "bad.mp3"
     bad.write_text("not music")
     with pytest.raises(DecodeError) as caught:
@@ -211,12 +216,10 @@ def test_video_features_average_the_clips_of_each_window(slowfast, tmp_path, mon
     assert [p.done for p in seen] == [1, 2] and seen[-1].total == 2
 
 
-def test_video_features_cancel(slowfast, tmp_path):
+def test_video_features_cancel(slowfast, tmp_path, cancelled):
     path = mf.write_video(tmp_path / "v.mp4", seconds=2.0)
-    token = CancelToken()
-    token.cancel()
     with pytest.raises(Cancelled):
-        slowfast.video_features(path, cancel=token)
+        slowfast.video_features(path, cancel=cancelled)
 
 
 # ================================================================================================ loading
