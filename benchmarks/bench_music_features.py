@@ -8,10 +8,10 @@ Throughput: the same generated tracks (44.1 kHz stereo, several formats) through
 * **reference**: decode whole, ``torchvggish.vggish_input.waveform_to_examples`` (resampy kaiser_best + numpy
   log-mel), then the network on the whole track as one batch with autograd on (torchvggish's way);
 * **ours**: ``VGGishExtractor.track_features`` (streamed decode, swresample, torch log-mel, inference mode,
-  channels_last, batches of 64);
-* **network only**: our ``embed`` of the same track's examples, to split our time into network + overhead.
-Runs are interleaved (reference, ours, network per track, repeated) so load from other processes hits all three
-alike; figures are medians. Random-init weights: timing does not depend on their values.
+  channels_last, full batches of 64), with the time spent inside the network measured in the same run, so the
+  overhead figure (decode + resample + log-mel) does not depend on the load of other processes.
+Runs are interleaved (reference, ours per track, repeated); figures are medians. Random-init weights: timing
+does not depend on their values.
 """
 
 from __future__ import annotations

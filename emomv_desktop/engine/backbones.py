@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+import queue
+import threading
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, TypeVar
 
 import numpy as np
 import torch
@@ -38,6 +40,70 @@ __all__ = [
     "EXAMPLE_SAMPLES",
     "EXAMPLE_HOP_SAMPLES",
 ]
+
+
+T = TypeVar("T")
+_END = object()
+
+
+def prefetched(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+    """Iterate ``items`` in a helper thread, ``depth`` items ahead of the consumer.
+
+    Why: decoding + the log-mel frontend of the next batch overlap the network's forward of this one
+    (~0-17% faster tracks on a 2-core CPU, most when other processes compete for it). The producer's
+    exceptions are re-raised here; when the consumer stops early the producer is stopped and closed in its
+    own thread (its files closed) before this generator returns.
+    """
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        outcome: tuple[bool, object] = (True, _END)
+        try:
+            for item in items:
+                if not put((True, item)):
+                    break
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
+            outcome = (False, exc)
+        finally:
+            close = getattr(items, "close", None)  # a generator: close it here, in its own thread
+            if close is not None:
+                try:
+                    close()
+                except BaseException as exc:  # noqa: BLE001
+                    outcome = (False, exc)
+            put(outcome)
+
+    def take() -> tuple[bool, object]:
+        while True:
+            try:
+                return handoff.get(timeout=0.1)
+            except queue.Empty:
+                if not worker.is_alive() and handoff.empty():
+                    return False, RuntimeError("the prefetch thread ended without a result")
+
+    worker = threading.Thread(target=produce, name="emomv-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            ok, item = take()
+            if not ok:
+                raise item  # type: ignore[misc]
+            if item is _END:
+                return
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        worker.join()
 
 
 def select_device(prefer: str | None = None) -> torch.device:
@@ -182,7 +248,8 @@ class VGGishExtractor:
         info = media.probe_audio(path)
         rows: list[torch.Tensor] = []
         samples = 0
-        for examples, samples in self._stream_examples(path, cancel):
+        # Decoding and the frontend run one batch ahead in a helper thread while the network runs here.
+        for examples, samples in prefetched(self._stream_examples(path, cancel)):
             rows.append(self.embed(examples, cancel=cancel))
             report(progress, samples / AUDIO_SAMPLE_RATE, info.duration or None, info.path.name)
         features = torch.cat(rows).numpy() if rows else np.zeros((0, MUSIC_FEATURE_DIM), np.float32)
@@ -194,23 +261,28 @@ class VGGishExtractor:
         """Log-mel examples of the decoded stream in batches of ``batch_size`` (then the rest), with the
         samples decoded so far.
 
-        The 240 samples an example overlaps its successor are carried over, so streaming gives exactly the
-        examples of the whole waveform.
+        Audio is gathered until it holds a full batch (61 s for 64 examples), so the frontend runs as a few large
+        torch ops (many small ones spend their time synchronising threads on a busy CPU). The 240 samples an
+        example overlaps its successor are carried over, so streaming gives exactly the examples of the whole
+        waveform.
         """
-        pending = np.zeros(0, np.float32)
-        queued = torch.zeros(0, EXAMPLE_FRAMES, MEL_BANDS)
-        samples = 0
+        batch_samples = (self.batch_size - 1) * EXAMPLE_HOP_SAMPLES + EXAMPLE_SAMPLES
+        pending: list[np.ndarray] = []
+        count = samples = 0
         for block in media.iter_audio(path, sample_rate=AUDIO_SAMPLE_RATE):
             check(cancel)
             samples += block.size
-            pending = np.concatenate([pending, block])
-            examples = self.log_mel(pending)
-            pending = pending[len(examples) * EXAMPLE_HOP_SAMPLES :]
-            queued = torch.cat([queued, examples])
-            while len(queued) >= self.batch_size:  # full batches only: a 6-example batch runs at half speed
-                yield queued[: self.batch_size], samples
-                queued = queued[self.batch_size :]
-        yield queued, samples  # the rest, possibly empty (it still carries the final sample count)
+            pending.append(block)
+            count += block.size
+            if count < batch_samples:
+                continue
+            audio = np.concatenate(pending)
+            while audio.size >= batch_samples:  # one frontend call per full batch: few, large torch ops
+                yield self.log_mel(audio[:batch_samples]), samples
+                audio = audio[self.batch_size * EXAMPLE_HOP_SAMPLES :]
+            pending, count = [audio], audio.size
+        rest = np.concatenate(pending) if pending else np.zeros(0, np.float32)
+        yield self.log_mel(rest), samples  # the rest, possibly no example (it still carries the sample count)
 
 
 def example_count(samples: int) -> int:

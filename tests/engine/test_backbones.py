@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -108,6 +110,48 @@ def cancelled() -> CancelToken:
     token = CancelToken()
     token.cancel()
     return token
+
+
+def prefetch_threads() -> list:
+    return [t for t in threading.enumerate() if t.name == "emomv-prefetch"]
+
+
+def test_prefetched_keeps_order_forwards_errors_and_stops_early():
+    assert list(backbones.prefetched(iter(range(50)))) == list(range(50))
+
+    def failing():
+        yield from range(3)
+        raise ValueError("decoder broke")
+
+    got = []
+    with pytest.raises(ValueError, match="decoder broke"):
+        for item in backbones.prefetched(failing()):
+            got.append(item)
+    assert got == [0, 1, 2]
+
+    closed = threading.Event()
+
+    def endless():
+        try:
+            n = 0
+            while True:
+                yield n
+                n += 1
+        finally:
+            closed.set()
+
+    consumer = backbones.prefetched(endless())
+    assert [next(consumer), next(consumer)] == [0, 1]
+    consumer.close()  # the consumer stops early: the producer is closed in its own thread, which ends
+    assert closed.is_set() and not prefetch_threads()
+
+
+def test_track_cancelled_midway_leaves_no_thread(vggish, tmp_path):
+    path = mf.write_audio(tmp_path / "long.flac", seconds=30.0)
+    token = CancelToken()
+    with pytest.raises(Cancelled):
+        vggish.track_features(path, progress=lambda p: token.cancel(), cancel=token)
+    assert not prefetch_threads()
 
 
 def test_track_features_cancel_and_bad_file(vggish, tmp_path, cancelled):
