@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from . import media, weights
-from .features import TrackFeatures, VideoFeatures, VideoInfo
+from .features import TrackFeatures, VideoFeatures
 from .jobs import CancelToken, ProgressCallback, check, report
 from .protocol import AUDIO_SAMPLE_RATE, MUSIC_BACKBONE, MUSIC_FEATURE_DIM, VIDEO_BACKBONE, VIDEO_FEATURE_DIM
 
@@ -434,25 +434,29 @@ class SlowFastExtractor:
         """
         info = media.probe_video(path)
         starts, ends = plan_windows(info.duration, window_seconds)
-        plan = [(w, s) for w in range(len(starts)) for s in plan_clips(starts[w], ends[w], self.clips_per_window, info.duration)]
-        clip_rows = np.array([(w, s, s + CLIP_SECONDS) for w, s in plan], dtype=np.float64)
-        features = torch.zeros(len(plan), VIDEO_FEATURE_DIM)
-        with media.VideoReader(info.path) as reader:
-            for i, (_, clip_start) in enumerate(plan):
-                check(cancel)
-                frames = reader.frames_at(clip_times(clip_start), short_side=SIDE)
-                features[i] = self.clip_features(preprocess_clip(frames).unsqueeze(0))[0]
-                report(progress, i + 1, len(plan), info.path.name)
-        window_ids = torch.from_numpy(clip_rows[:, 0].astype(np.int64))
-        window_features = torch.zeros(len(starts), VIDEO_FEATURE_DIM).index_add_(0, window_ids, features)
-        window_features /= torch.bincount(window_ids, minlength=len(starts)).clamp(min=1).unsqueeze(1).float()
+        clip_starts = [s for w in range(len(starts)) for s in plan_clips(starts[w], ends[w], self.clips_per_window, info.duration)]
+        window_ids = np.repeat(np.arange(len(starts)), self.clips_per_window)
+        features = torch.zeros(len(clip_starts), VIDEO_FEATURE_DIM)
+
+        def clips() -> Iterator[torch.Tensor]:
+            with media.VideoReader(info.path) as reader:
+                for clip_start in clip_starts:
+                    check(cancel)
+                    frames = reader.frames_at(clip_times(clip_start), short_side=SIDE)
+                    yield preprocess_clip(frames).unsqueeze(0)
+
+        # The next clip is decoded and preprocessed in a helper thread while the network runs on this one.
+        for i, batch in enumerate(prefetched(clips())):
+            features[i] = self.clip_features(batch)[0]
+            report(progress, i + 1, len(clip_starts), info.path.name)
+        window_features = features.reshape(len(starts), self.clips_per_window, VIDEO_FEATURE_DIM).mean(1)
         return VideoFeatures(
             starts=starts,
-            ends=np.minimum(ends, max(info.duration, 0.0)) if info.duration else ends,
-            window_features=window_features.numpy().astype(np.float32),
-            features=features.mean(0).numpy().astype(np.float32),
+            ends=ends,
+            window_features=window_features.numpy(),
+            features=features.mean(0).numpy(),
             info=info,
-            clips=clip_rows,
+            clips=np.column_stack([window_ids, clip_starts, np.add(clip_starts, CLIP_SECONDS)]).astype(np.float64),
         )
 
 
