@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import contextlib
 import math
+import queue
+import threading
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, TypeVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from . import media, weights
-from .features import TrackFeatures, VideoFeatures, VideoInfo
+from .features import TrackFeatures, VideoFeatures
 from .jobs import CancelToken, ProgressCallback, check, report
 from .protocol import AUDIO_SAMPLE_RATE, MUSIC_BACKBONE, MUSIC_FEATURE_DIM, VIDEO_BACKBONE, VIDEO_FEATURE_DIM
 
@@ -40,11 +42,84 @@ __all__ = [
 ]
 
 
+T = TypeVar("T")
+_END = object()
+
+
+def prefetched(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+    """Iterate ``items`` in a helper thread, ``depth`` items ahead of the consumer.
+
+    Why: decoding + the log-mel frontend of the next batch overlap the network's forward of this one
+    (~0-17% faster tracks on a 2-core CPU, most when other processes compete for it). The producer's
+    exceptions are re-raised here; when the consumer stops early the producer is stopped and closed in its
+    own thread (its files closed) before this generator returns.
+    """
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        outcome: tuple[bool, object] = (True, _END)
+        try:
+            for item in items:
+                if not put((True, item)):
+                    break
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
+            outcome = (False, exc)
+        finally:
+            close = getattr(items, "close", None)  # a generator: close it here, in its own thread
+            if close is not None:
+                try:
+                    close()
+                except BaseException as exc:  # noqa: BLE001
+                    outcome = (False, exc)
+            put(outcome)
+
+    def take() -> tuple[bool, object]:
+        while True:
+            try:
+                return handoff.get(timeout=0.1)
+            except queue.Empty:
+                if not worker.is_alive() and handoff.empty():
+                    return False, RuntimeError("the prefetch thread ended without a result")
+
+    worker = threading.Thread(target=produce, name="emomv-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            ok, item = take()
+            if not ok:
+                raise item  # type: ignore[misc]
+            if item is _END:
+                return
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        worker.join()
+
+
 def select_device(prefer: str | None = None) -> torch.device:
     """The device to run the backbones on: CUDA when available unless ``prefer`` names one ("cpu", "cuda:1")."""
     if prefer:
         return torch.device(prefer)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _loaded(
+    model: nn.Module, state_dict: dict[str, torch.Tensor] | None, device: torch.device, memory_format: torch.memory_format
+) -> nn.Module:
+    """``model`` with ``state_dict`` loaded strictly (kept random when None), in eval mode on ``device``."""
+    if state_dict is not None:
+        model.load_state_dict(state_dict, strict=True)
+    return model.eval().to(device, memory_format=memory_format)
 
 
 def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
@@ -123,11 +198,8 @@ class VGGishExtractor:
     ) -> "VGGishExtractor":
         """The network on ``device`` in eval mode; ``state_dict=None`` means random weights (``pretrained`` False)."""
         device = torch.device(device)
-        model = build_vggish_module()
-        if state_dict is not None:
-            model.load_state_dict(state_dict, strict=True)
         # NHWC lets oneDNN/cuDNN pick their fastest conv kernels: ~1.4x on a 2-core AVX2 CPU, same numbers.
-        model.eval().to(device, memory_format=torch.channels_last)
+        model = _loaded(build_vggish_module(), state_dict, device, torch.channels_last)
         return cls(model, device, pretrained=state_dict is not None, batch_size=batch_size)
 
     # ------------------------------------------------------------------ frontend
@@ -176,7 +248,8 @@ class VGGishExtractor:
         info = media.probe_audio(path)
         rows: list[torch.Tensor] = []
         samples = 0
-        for examples, samples in self._stream_examples(path, cancel):
+        # Decoding and the frontend run one batch ahead in a helper thread while the network runs here.
+        for examples, samples in prefetched(self._stream_examples(path, cancel)):
             rows.append(self.embed(examples, cancel=cancel))
             report(progress, samples / AUDIO_SAMPLE_RATE, info.duration or None, info.path.name)
         features = torch.cat(rows).numpy() if rows else np.zeros((0, MUSIC_FEATURE_DIM), np.float32)
@@ -185,33 +258,31 @@ class VGGishExtractor:
     def _stream_examples(
         self, path: Path | str, cancel: CancelToken | None
     ) -> Iterator[tuple[torch.Tensor, int]]:
-        """Log-mel examples of the decoded stream, ``batch_size`` at a time, with the samples decoded so far.
+        """Log-mel examples of the decoded stream in batches of ``batch_size`` (then the rest), with the
+        samples decoded so far.
 
-        The 240 samples an example overlaps its successor are carried over, so streaming gives exactly the
-        examples of the whole waveform.
+        Audio is gathered until it holds a full batch (61 s for 64 examples), so the frontend runs as a few large
+        torch ops (many small ones spend their time synchronising threads on a busy CPU). The 240 samples an
+        example overlaps its successor are carried over, so streaming gives exactly the examples of the whole
+        waveform.
         """
-        pending = np.zeros(0, np.float32)
-        queued: list[torch.Tensor] = []
-        queued_count = 0
-        samples = 0
+        batch_samples = (self.batch_size - 1) * EXAMPLE_HOP_SAMPLES + EXAMPLE_SAMPLES
+        pending: list[np.ndarray] = []
+        count = samples = 0
         for block in media.iter_audio(path, sample_rate=AUDIO_SAMPLE_RATE):
             check(cancel)
             samples += block.size
-            pending = np.concatenate([pending, block])
-            examples = self.log_mel(pending)
-            pending = pending[len(examples) * EXAMPLE_HOP_SAMPLES :]
-            if len(examples):
-                queued.append(examples)
-                queued_count += len(examples)
-            if queued_count >= self.batch_size:
-                yield torch.cat(queued), samples
-                queued, queued_count = [], 0
-        if queued_count:
-            yield torch.cat(queued), samples
-        elif samples == 0:
-            return
-        else:
-            yield torch.zeros(0, EXAMPLE_FRAMES, MEL_BANDS), samples
+            pending.append(block)
+            count += block.size
+            if count < batch_samples:
+                continue
+            audio = np.concatenate(pending)
+            while audio.size >= batch_samples:  # one frontend call per full batch: few, large torch ops
+                yield self.log_mel(audio[:batch_samples]), samples
+                audio = audio[self.batch_size * EXAMPLE_HOP_SAMPLES :]
+            pending, count = [audio], audio.size
+        rest = np.concatenate(pending) if pending else np.zeros(0, np.float32)
+        yield self.log_mel(rest), samples  # the rest, possibly no example (it still carries the sample count)
 
 
 def example_count(samples: int) -> int:
@@ -336,18 +407,17 @@ class SlowFastExtractor:
         ``state_dict=None`` means random weights (``pretrained`` False).
         """
         device = torch.device(device)
-        model = build_slowfast_module(with_head=True)
-        if state_dict is not None:
-            model.load_state_dict(state_dict, strict=True)
-        model.blocks[-1].proj = nn.Identity()
-        model.eval().to(device)
+        # NDHWC: ~1.17x faster 3-D convs on a 2-core AVX2 CPU (oneDNN), same numbers within 3e-7.
+        model = _loaded(build_slowfast_module(with_head=True), state_dict, device, torch.channels_last_3d)
+        model.blocks[-1].proj = nn.Identity()  # after loading: the checkpoint holds the Kinetics classifier
         return cls(model, device, pretrained=state_dict is not None, clips_per_window=clips_per_window)
 
     def clip_features(self, batch: torch.Tensor) -> torch.Tensor:
         """(B, 2304) float32 CPU features of (B, 3, 32, 256, 256) preprocessed clips (see :func:`preprocess_clip`)."""
         with torch.inference_mode(), _autocast(self.device):
             fast = batch.to(self.device, non_blocking=True)
-            return self.model(pack_pathways(fast)).float().cpu()
+            pathways = [p.contiguous(memory_format=torch.channels_last_3d) for p in pack_pathways(fast)]
+            return self.model(pathways).float().cpu()
 
     def video_features(
         self,
@@ -364,25 +434,29 @@ class SlowFastExtractor:
         """
         info = media.probe_video(path)
         starts, ends = plan_windows(info.duration, window_seconds)
-        plan = [(w, s) for w in range(len(starts)) for s in plan_clips(starts[w], ends[w], self.clips_per_window, info.duration)]
-        clip_rows = np.array([(w, s, s + CLIP_SECONDS) for w, s in plan], dtype=np.float64)
-        features = torch.zeros(len(plan), VIDEO_FEATURE_DIM)
-        with media.VideoReader(info.path) as reader:
-            for i, (_, clip_start) in enumerate(plan):
-                check(cancel)
-                frames = reader.frames_at(clip_times(clip_start), short_side=SIDE)
-                features[i] = self.clip_features(preprocess_clip(frames).unsqueeze(0))[0]
-                report(progress, i + 1, len(plan), info.path.name)
-        window_ids = torch.from_numpy(clip_rows[:, 0].astype(np.int64))
-        window_features = torch.zeros(len(starts), VIDEO_FEATURE_DIM).index_add_(0, window_ids, features)
-        window_features /= torch.bincount(window_ids, minlength=len(starts)).clamp(min=1).unsqueeze(1).float()
+        clip_starts = [s for w in range(len(starts)) for s in plan_clips(starts[w], ends[w], self.clips_per_window, info.duration)]
+        window_ids = np.repeat(np.arange(len(starts)), self.clips_per_window)
+        features = torch.zeros(len(clip_starts), VIDEO_FEATURE_DIM)
+
+        def clips() -> Iterator[torch.Tensor]:
+            with media.VideoReader(info.path) as reader:
+                for clip_start in clip_starts:
+                    check(cancel)
+                    frames = reader.frames_at(clip_times(clip_start), short_side=SIDE)
+                    yield preprocess_clip(frames).unsqueeze(0)
+
+        # The next clip is decoded and preprocessed in a helper thread while the network runs on this one.
+        for i, batch in enumerate(prefetched(clips())):
+            features[i] = self.clip_features(batch)[0]
+            report(progress, i + 1, len(clip_starts), info.path.name)
+        window_features = features.reshape(len(starts), self.clips_per_window, VIDEO_FEATURE_DIM).mean(1)
         return VideoFeatures(
             starts=starts,
-            ends=np.minimum(ends, max(info.duration, 0.0)) if info.duration else ends,
-            window_features=window_features.numpy().astype(np.float32),
-            features=features.mean(0).numpy().astype(np.float32),
+            ends=ends,
+            window_features=window_features.numpy(),
+            features=features.mean(0).numpy(),
             info=info,
-            clips=clip_rows,
+            clips=np.column_stack([window_ids, clip_starts, np.add(clip_starts, CLIP_SECONDS)]).astype(np.float64),
         )
 
 

@@ -64,6 +64,10 @@ TIME_EPSILON = 1e-6
 """Seconds: a requested time this close to a frame's timestamp counts as that frame's (float rounding)."""
 
 _NATIVE_BLOCK_FRAMES = 1 << 16
+
+_EXACT_LENGTH_CONTAINERS = frozenset({"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "ogg", "flac", "wav", "aiff"})
+"""FFmpeg containers whose header states the length exactly (others, e.g. raw ADTS AAC, estimate it from the
+bitrate): only for these is a short decode reported as truncation."""
 """Frames read per soundfile call (~1.5 s at 44.1 kHz)."""
 
 
@@ -170,6 +174,18 @@ class _NativeAudio:
     declared_frames: int | None
 
 
+def _downmix(data: np.ndarray, channel_axis: int) -> np.ndarray:
+    """Mono float32 = the mean of the channels (torchvggish's downmix).
+
+    A matrix-vector product: numpy's ``mean`` over a short axis of a long array is ~50x slower.
+    """
+    channels = data.shape[channel_axis]
+    if channels == 1:
+        return np.ascontiguousarray(data.reshape(-1), dtype=np.float32)
+    weights = np.full(channels, 1.0 / channels, dtype=np.float32)
+    return (data @ weights if channel_axis == 1 else weights @ data).astype(np.float32, copy=False)
+
+
 def _metadata_tags(*dicts: dict[str, str]) -> dict[str, str]:
     """Merge FFmpeg metadata dictionaries (container and stream level) with lower-case keys."""
     tags: dict[str, str] = {}
@@ -263,10 +279,27 @@ def _soundfile_source(path: Path, handle: BinaryIO, start: float) -> _NativeAudi
                     raise DecodeError(path, f"the file is damaged or truncated ({_ffmpeg_reason(exc)})") from None
                 if not len(data):
                     return
-                yield data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+                yield _downmix(data, channel_axis=1)
 
     declared = snd.frames - (int(round(start * snd.samplerate)) if start > 0 else 0)
+    if snd.format == "MP3" and not _mp3_length_is_exact(handle):
+        declared = None  # estimated from the first frame's bitrate: no basis for calling the file truncated
     return _NativeAudio(blocks(), int(snd.samplerate), declared)
+
+
+def _mp3_length_is_exact(handle: BinaryIO) -> bool:
+    """Whether an mp3 states its length (Xing/Info/VBRI header in its first frame).
+
+    Without one, decoders estimate the length from the first frame's bitrate, which for a VBR file can be
+    off by a factor of several. Reads with ``pread``: the decoder's file position is left alone.
+    """
+    fd = handle.fileno()
+    head = os.pread(fd, 10, 0)
+    offset = 0
+    if head[:3] == b"ID3" and len(head) == 10:  # skip an ID3v2 tag (syncsafe size, optional footer)
+        offset = 10 + ((head[6] << 21) | (head[7] << 14) | (head[8] << 7) | head[9]) + (10 if head[5] & 0x10 else 0)
+    first_frame = os.pread(fd, 2048, offset)
+    return any(marker in first_frame for marker in (b"Xing", b"Info", b"VBRI"))
 
 
 def _pyav_source(path: Path, handle: BinaryIO, start: float) -> _NativeAudio:
@@ -279,51 +312,77 @@ def _pyav_source(path: Path, handle: BinaryIO, start: float) -> _NativeAudio:
         raise
     rate = int(stream.codec_context.sample_rate or stream.rate)
     seconds = _stream_seconds(stream) or (container.duration or 0) / av.time_base
-    declared = int(max(0.0, seconds - start) * rate) if seconds else None
+    exact = container.format.name in _EXACT_LENGTH_CONTAINERS
+    declared = int(max(0.0, seconds - start) * rate) if seconds and exact else None
     if start > 0:
         container.seek(int(start / stream.time_base), stream=stream, backward=True)
     # Normalise every sample format to float planar at the source rate and layout; mono is our mean.
     to_float = av.AudioResampler(format="fltp", rate=rate)
 
-    def blocks() -> Iterator[np.ndarray]:
+    def planar(frame: av.AudioFrame) -> Iterator[av.AudioFrame]:
+        if frame.format.name == "fltp":  # AAC, Vorbis, Opus... decode to it already: skip a conversion
+            yield frame
+        else:
+            yield from to_float.resample(frame)
+
+    def mono_frames() -> Iterator[np.ndarray]:
         drop: int | None = None if start <= 0 else -1  # samples before ``start`` left after the seek
+        for frame in container.decode(stream):
+            for out in planar(frame):
+                data = _downmix(out.to_ndarray(), channel_axis=0)
+                if drop == -1:
+                    drop = max(0, int(round((start - (out.time or 0.0)) * rate)))
+                if drop:
+                    data, drop = data[drop:], max(0, drop - data.size)
+                yield data
+        for out in to_float.resample(None):
+            yield _downmix(out.to_ndarray(), channel_axis=0)
+
+    def blocks() -> Iterator[np.ndarray]:
         with container:
             try:
-                for frame in container.decode(stream):
-                    for out in to_float.resample(frame):
-                        data = out.to_ndarray().mean(axis=0, dtype=np.float32)
-                        if drop == -1:
-                            drop = max(0, int(round((start - (out.time or 0.0)) * rate)))
-                        if drop:
-                            data, drop = data[drop:], max(0, drop - data.size)
-                        yield data
-                for out in to_float.resample(None):
-                    yield out.to_ndarray().mean(axis=0, dtype=np.float32)
+                # Codec frames are ~1024 samples: group them so the resampler works on big blocks.
+                yield from _grouped(mono_frames(), _NATIVE_BLOCK_FRAMES)
             except av.FFmpegError as exc:
                 raise DecodeError(path, f"the file is damaged or truncated ({_ffmpeg_reason(exc)})") from None
 
     return _NativeAudio(blocks(), rate, declared)
 
 
+def _grouped(arrays: Iterator[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    """Concatenate consecutive small arrays into blocks of at least ``size`` samples (the last may be smaller)."""
+    parts: list[np.ndarray] = []
+    count = 0
+    for array in arrays:
+        parts.append(array)
+        count += array.size
+        if count >= size:
+            yield np.concatenate(parts)
+            parts, count = [], 0
+    if count:
+        yield np.concatenate(parts)
+
+
 def iter_audio(
     path: Path | str,
     *,
-    sample_rate: int = AUDIO_SAMPLE_RATE,
+    sample_rate: int | None = AUDIO_SAMPLE_RATE,
     block_seconds: float = DEFAULT_BLOCK_SECONDS,
     start: float = 0.0,
 ) -> Iterator[np.ndarray]:
     """Decode a music file to mono float32 at ``sample_rate``, in blocks of ``block_seconds`` (the last shorter).
 
-    Streamed end to end: memory stays at a few blocks whatever the file's length. The blocks join without
-    seams (one continuous resampler). Raises :class:`DecodeError` on open, mid-stream (corrupt data) or at
-    the end when the file held clearly less audio than its header declared (truncated).
+    ``sample_rate=None`` keeps the file's own rate (see :func:`probe_audio`). Streamed end to end: memory
+    stays at a few blocks whatever the file's length. The blocks join without seams (one continuous
+    resampler). Raises :class:`DecodeError` on open, mid-stream (corrupt data) or at the end when the file
+    held clearly less audio than its header declared (truncated).
     """
     path = Path(path)
-    block = max(1, int(round(block_seconds * sample_rate)))
     with _open_media(path) as handle:
         source = _soundfile_source(path, handle, start) or _pyav_source(path, handle, start)
-        resampler = MonoResampler(source.sample_rate, sample_rate)
-        chunks = _Rechunker(block)
+        rate = sample_rate or source.sample_rate
+        resampler = MonoResampler(source.sample_rate, rate)
+        chunks = _Rechunker(max(1, int(round(block_seconds * rate))))
         decoded = 0
         for native in source.blocks:
             decoded += native.size

@@ -24,13 +24,12 @@ import hashlib
 import http.client
 import json
 import os
-import shutil
 import tempfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import BinaryIO, Callable, Iterable
 
 import torch
 
@@ -402,8 +401,17 @@ def _fetch(spec: WeightSpec, url: str, part: Path, progress: ProgressCallback | 
 
 
 # --------------------------------------------------------------------------------------------------- import
-def import_file(key: str, src: Path | str) -> Path:
-    """Copy a weight file fetched elsewhere into the cache, through the same checks as a download."""
+def import_file(
+    key: str,
+    src: Path | str,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Path:
+    """Copy a weight file fetched elsewhere into the cache, through the same checks as a download.
+
+    ``progress`` receives bytes copied; ``cancel`` stops the copy (raising :class:`Cancelled`, cache untouched).
+    """
     spec = _spec(key)
     src = Path(src)
     if not src.is_file():
@@ -411,12 +419,28 @@ def import_file(key: str, src: Path | str) -> Path:
     target = weight_path(key)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=spec.filename + ".", suffix=".import", dir=target.parent)
-    os.close(fd)
     candidate = Path(tmp_name)
     try:
-        shutil.copyfile(src, candidate)
-        sha256 = sha256_of(candidate)
+        with os.fdopen(fd, "wb") as out:
+            sha256 = _copy_hashing(src, out, progress, cancel, f"importing {src.name}")
         _verify_candidate(spec, candidate, sha256)
         return _install(spec, candidate, sha256, f"import:{src.name}")
     finally:
         candidate.unlink(missing_ok=True)
+
+
+def _copy_hashing(
+    src: Path, out: BinaryIO, progress: ProgressCallback | None, cancel: CancelToken | None, message: str
+) -> str:
+    """Copy ``src`` into ``out`` in chunks, reporting bytes, honouring cancel; returns the hex sha256."""
+    digest = hashlib.sha256()
+    total = src.stat().st_size
+    done = 0
+    with open(src, "rb") as handle:
+        while chunk := handle.read(CHUNK_BYTES * 8):
+            check(cancel)
+            out.write(chunk)
+            digest.update(chunk)
+            done += len(chunk)
+            report(progress, done, total, message)
+    return digest.hexdigest()

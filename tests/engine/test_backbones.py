@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -48,11 +50,16 @@ def test_log_mel_of_silence_is_the_log_offset(vggish):
     assert torch.allclose(out, torch.full_like(out, float(np.log(0.01))))
 
 
-def test_track_features_streamed_equal_the_whole_waveform(vggish, tmp_path):
-    """25 s at 44.1 kHz: three 9.6 s decode blocks and several 8-example batches, joined exactly."""
+def test_track_features_streamed_equal_the_whole_waveform(vggish, tmp_path, monkeypatch):
+    """25 s at 44.1 kHz: three 9.6 s decode blocks and full 8-example batches (then the rest), joined exactly."""
     path = mf.write_audio(tmp_path / "song.flac", seconds=25.0)
+    batches = []
+    real_embed = vggish.embed
+    monkeypatch.setattr(vggish, "embed", lambda x, **kw: batches.append(len(x)) or real_embed(x, **kw))
     seen = []
     result = vggish.track_features(path, progress=seen.append)
+    monkeypatch.undo()
+    assert batches == [8, 8, 8, 2]
     audio = media.load_audio(path)
     expected = vggish.embed(vggish.log_mel(audio)).numpy()
     assert result.frame_features.shape == (backbones.example_count(len(audio)), 128) == (26, 128)
@@ -98,12 +105,59 @@ def test_short_track_gives_no_rows(vggish, tmp_path):
     assert result.duration == pytest.approx(0.5, abs=1e-3)
 
 
-def test_track_features_cancel_and_bad_file(vggish, tmp_path):
-    path = mf.write_audio(tmp_path / "long.flac", seconds=30.0)
+@pytest.fixture
+def cancelled() -> CancelToken:
     token = CancelToken()
     token.cancel()
+    return token
+
+
+def prefetch_threads() -> list:
+    return [t for t in threading.enumerate() if t.name == "emomv-prefetch"]
+
+
+def test_prefetched_keeps_order_forwards_errors_and_stops_early():
+    assert list(backbones.prefetched(iter(range(50)))) == list(range(50))
+
+    def failing():
+        yield from range(3)
+        raise ValueError("decoder broke")
+
+    got = []
+    with pytest.raises(ValueError, match="decoder broke"):
+        for item in backbones.prefetched(failing()):
+            got.append(item)
+    assert got == [0, 1, 2]
+
+    closed = threading.Event()
+
+    def endless():
+        try:
+            n = 0
+            while True:
+                yield n
+                n += 1
+        finally:
+            closed.set()
+
+    consumer = backbones.prefetched(endless())
+    assert [next(consumer), next(consumer)] == [0, 1]
+    consumer.close()  # the consumer stops early: the producer is closed in its own thread, which ends
+    assert closed.is_set() and not prefetch_threads()
+
+
+def test_track_cancelled_midway_leaves_no_thread(vggish, tmp_path):
+    path = mf.write_audio(tmp_path / "long.flac", seconds=30.0)
+    token = CancelToken()
     with pytest.raises(Cancelled):
-        vggish.track_features(path, cancel=token)
+        vggish.track_features(path, progress=lambda p: token.cancel(), cancel=token)
+    assert not prefetch_threads()
+
+
+def test_track_features_cancel_and_bad_file(vggish, tmp_path, cancelled):
+    path = mf.write_audio(tmp_path / "long.flac", seconds=30.0)
+    with pytest.raises(Cancelled):
+        vggish.track_features(path, cancel=cancelled)
     bad = tmp_path / "bad.mp3"
     bad.write_text("not music")
     with pytest.raises(DecodeError) as caught:
@@ -159,15 +213,20 @@ def test_plan_clips_spread_and_stay_inside_the_video():
     assert backbones.clip_times(1.0)[-1] == pytest.approx(1.0 + 31 * 2 / 30)
 
 
-def test_slowfast_random_init_clip_features(slowfast):
+def test_slowfast_clip_features_equal_the_plain_pytorchvideo_network(slowfast):
+    """Our NDHWC, inference-mode extractor gives the 2304-d pooled features of pytorchvideo's own network
+    (classifier removed), fed the usual NCDHW [slow, fast] pair."""
     assert slowfast.pretrained is False and slowfast.backbone_id == VIDEO_BACKBONE
+    plain = backbones.build_slowfast_module().eval()
+    plain.load_state_dict(slowfast.model.state_dict())
     torch.manual_seed(3)
     clip = torch.randn(1, 3, 32, 256, 256)
-    first = slowfast.clip_features(clip)
-    second = slowfast.clip_features(clip)
-    assert tuple(first.shape) == (1, 2304) and first.dtype == torch.float32
-    torch.testing.assert_close(first, second)
-    assert (first >= 0).all() and first.std() > 0  # pooled after ReLU
+    ours = slowfast.clip_features(clip)
+    with torch.no_grad():
+        expected = plain([clip[:, :, [0, 4, 8, 13, 17, 22, 26, 31]], clip])
+    assert tuple(ours.shape) == (1, 2304) and ours.dtype == torch.float32
+    torch.testing.assert_close(ours, expected, rtol=1e-4, atol=1e-5)
+    assert (ours >= 0).all() and ours.std() > 0  # pooled after ReLU
 
 
 def test_video_features_average_the_clips_of_each_window(slowfast, tmp_path, monkeypatch):
@@ -201,12 +260,10 @@ def test_video_features_average_the_clips_of_each_window(slowfast, tmp_path, mon
     assert [p.done for p in seen] == [1, 2] and seen[-1].total == 2
 
 
-def test_video_features_cancel(slowfast, tmp_path):
+def test_video_features_cancel(slowfast, tmp_path, cancelled):
     path = mf.write_video(tmp_path / "v.mp4", seconds=2.0)
-    token = CancelToken()
-    token.cancel()
     with pytest.raises(Cancelled):
-        slowfast.video_features(path, cancel=token)
+        slowfast.video_features(path, cancel=cancelled)
 
 
 # ================================================================================================ loading

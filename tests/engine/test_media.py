@@ -323,3 +323,27 @@ def test_bad_files_as_video(bad_inputs, name):
     with pytest.raises(DecodeError) as caught:
         media.probe_video(bad_inputs[name])
     assert caught.value.path == bad_inputs[name]
+
+
+
+
+def test_vbr_mp3_without_length_header_is_not_called_truncated(tmp_path):
+    """A VBR mp3 starting with silence and without Xing/Info header: decoders estimate its length from the
+    first (low-bitrate) frame, far too long. Decoding less than that estimate is no evidence of truncation,
+    so the valid file must decode without error; with the header, a real cut is still reported."""
+    signal = np.concatenate([np.zeros((44_100, 2)), mf.music_signal(4.0, 44_100, 2)]).astype(np.float32)
+    path = tmp_path / "vbr.mp3"
+    with open(path, "wb") as handle, sf.SoundFile(
+        handle, "w", 44_100, 2, format="MP3", subtype="MPEG_LAYER_III", bitrate_mode="VARIABLE", compression_level=0.0
+    ) as out:
+        out.write(signal)
+    data = path.read_bytes()
+    marker = max(data.find(b"Info", 0, 4096), data.find(b"Xing", 0, 4096))
+    assert marker > 0, "LAME (libsndfile's mp3 encoder) writes a Xing/Info header"
+    headerless = tmp_path / "vbr-headerless.mp3"
+    headerless.write_bytes(data[:marker] + b"XXXX" + data[marker + 4 :])
+    assert media.probe_audio(headerless).duration > 6.0  # the premise: a wrong, too long estimate
+    assert len(media.load_audio(headerless)) == pytest.approx(5.0 * RATE, rel=0.02)
+    (tmp_path / "cut.mp3").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DecodeError, match="truncated"):
+        media.load_audio(tmp_path / "cut.mp3")

@@ -265,10 +265,23 @@ def test_import_file_verifies_like_a_download(tiny, tmp_path):
     spec, data = tiny
     src = tmp_path / "from-usb.pt"
     src.write_bytes(data)
-    path = weights.import_file(TINY, src)
+    seen = []
+    path = weights.import_file(TINY, src, progress=seen.append)
     assert path.read_bytes() == data and src.exists()
+    assert seen[-1].done == seen[-1].total == len(data)
     assert weights.weight_status(TINY).state == weights.WeightState.PRESENT
     assert cache_files() == ["tiny-weights.pt", "tiny-weights.pt.json"]
+
+
+def test_import_file_cancel_leaves_the_cache_untouched(tiny, tmp_path):
+    spec, data = tiny
+    src = tmp_path / "from-usb.pt"
+    src.write_bytes(data)
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        weights.import_file(TINY, src, cancel=token)
+    assert cache_files() == []
 
 
 @pytest.mark.parametrize(

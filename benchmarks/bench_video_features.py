@@ -1,0 +1,129 @@
+"""Video analysis time vs the SlowFast forward alone on the same clips (target: decode + preprocessing <= 50%).
+
+    PYTHONPATH=. python benchmarks/bench_video_features.py [--seconds 60] [--size 1280x720] [--reps 2]
+
+Generates an H.264 video (x264 default preset and GOP, textured panning content so the decoder has real
+work), then, interleaved and repeated:
+* **analysis**: ``SlowFastExtractor.video_features`` (probe, plan, seek/decode, scale+RGB, crop/normalise,
+  network) with the default clips per window;
+* **network inside it**: the time spent in ``clip_features`` (the SlowFast forward) during that same call,
+  so the overhead (decode, seeking, scaling, crop/normalise) is measured in the same run, under the same load.
+Also reports decode+preprocessing alone with keyframe seeking vs a plain sequential decode, and how many
+frames each decoded. Random-init weights (timing does not depend on their values). Medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fractions
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+
+from emomv_desktop.engine import backbones, media
+
+
+def textured_video(path: Path, seconds: float, width: int, height: int, fps: int = 30) -> Path:
+    """A panning textured scene with moving shapes: compressible like footage, not like flat test cards."""
+    rng = np.random.default_rng(0)
+    coarse = rng.integers(0, 255, (height // 16 + 4, width // 16 + 8, 3), dtype=np.uint8)
+    scene = np.kron(coarse, np.ones((16, 16, 1), np.uint8))
+    scene = (scene.astype(np.int16) + rng.integers(-12, 12, scene.shape)).clip(0, 255).astype(np.uint8)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for i in range(int(seconds * fps)):
+            dx, dy = (i * 2) % 64, (i // 3) % 32
+            img = np.ascontiguousarray(scene[dy : dy + height, dx : dx + width])
+            x = int((np.sin(i / 20) * 0.4 + 0.5) * (width - 80))
+            img[height // 3 : height // 3 + 80, x : x + 80] = (230, 60, 40)
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts, frame.time_base = i, fractions.Fraction(1, fps)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+def clip_plan(extractor: backbones.SlowFastExtractor, info: media.VideoInfo) -> list[float]:
+    starts, ends = backbones.plan_windows(info.duration, backbones.DEFAULT_WINDOW_SECONDS)
+    return [s for w in range(len(starts)) for s in backbones.plan_clips(starts[w], ends[w], extractor.clips_per_window, info.duration)]
+
+
+def decode_clips(path: Path, clip_starts: list[float], seek_gap: float) -> tuple[list[torch.Tensor], int]:
+    with media.VideoReader(path, seek_gap=seek_gap) as reader:
+        clips = [
+            backbones.preprocess_clip(reader.frames_at(backbones.clip_times(s), short_side=backbones.SIDE)).unsqueeze(0)
+            for s in clip_starts
+        ]
+        return clips, reader.decoded_frames
+
+
+def timed(fn):
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def analysis_run(extractor: backbones.SlowFastExtractor, path: Path) -> tuple[float, float]:
+    """(total, network) seconds of one ``video_features`` call; the network share is timed inside it."""
+    network = 0.0
+    real = extractor.clip_features
+
+    def timed_forward(batch: torch.Tensor) -> torch.Tensor:
+        nonlocal network
+        elapsed, out = timed(lambda: real(batch))
+        network += elapsed
+        return out
+
+    extractor.clip_features = timed_forward  # type: ignore[method-assign]
+    try:
+        total, _ = timed(lambda: extractor.video_features(path))
+    finally:
+        del extractor.clip_features
+    return total, network
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--size", default="1280x720")
+    parser.add_argument("--reps", type=int, default=2)
+    args = parser.parse_args(argv)
+    width, height = (int(v) for v in args.size.split("x"))
+    torch.manual_seed(0)
+    extractor = backbones.SlowFastExtractor.build(None, "cpu")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = textured_video(Path(tmp) / "cut.mp4", args.seconds, width, height)
+        info = media.probe_video(path)
+        starts = clip_plan(extractor, info)
+        rows: dict[str, list[float]] = {k: [] for k in ("analysis", "network inside it", "decode+prep (seek)", "decode+prep (sequential)")}
+        frames: dict[str, int] = {}
+        for _ in range(args.reps):
+            total, network = analysis_run(extractor, path)
+            rows["analysis"].append(total)
+            rows["network inside it"].append(network)
+            t, (_, frames["seek"]) = timed(lambda: decode_clips(path, starts, seek_gap=1.0))
+            rows["decode+prep (seek)"].append(t)
+            t, (_, frames["sequential"]) = timed(lambda: decode_clips(path, starts, seek_gap=float("inf")))
+            rows["decode+prep (sequential)"].append(t)
+    total_frames = int(round(info.duration * info.fps))
+    print(f"{args.seconds:.0f} s {width}x{height} H.264 ({total_frames} frames), {len(starts)} clips"
+          f" ({extractor.clips_per_window} per {backbones.DEFAULT_WINDOW_SECONDS:.0f} s window), CPU,"
+          f" {torch.get_num_threads()} threads, {args.reps} reps, medians")
+    for label, values in rows.items():
+        print(f"  {label:26s} {statistics.median(values):7.2f} s")
+    overheads = [(a - n) / n for a, n in zip(rows["analysis"], rows["network inside it"])]
+    print(f"  SlowFast forward per clip  {statistics.median(rows['network inside it']) / len(starts):7.2f} s")
+    print(f"  overhead of analysis beyond the forward (same run): {statistics.median(overheads):.0%}   (target <= 50%)")
+    print(f"  frames decoded: {frames['seek']} with keyframe seeking, {frames['sequential']} sequential, of {total_frames}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
