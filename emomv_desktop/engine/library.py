@@ -68,6 +68,8 @@ __all__ = [
     "LibraryStats",
     "Track",
     "TrackStatus",
+    "TrackTable",
+    "WindowSnapshot",
     "WindowGeometry",
     "WindowMatrix",
     "GEOMETRY",
@@ -94,6 +96,9 @@ DECODE_AHEAD = 2
 """How many decoded tracks may wait for the network (bounds memory while hiding decode time)."""
 
 _BUSY_TIMEOUT_MS = 30_000
+
+_RANKABLE = "t.status = ? AND t.backbone = ? AND t.windowing = ?"
+"""SQL condition (status, backbone, windowing) selecting the tracks whose windows a ranking can use."""
 
 
 class TrackStatus(str, enum.Enum):
@@ -215,6 +220,45 @@ class WindowMatrix:
                 np.zeros((0, MUSIC_FEATURE_DIM), np.float32),
             )
         return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(cls)))
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackTable:
+    """The indexed tracks of one backbone in track-id order: row ``i`` owns the ``i``-th run of windows."""
+
+    ids: np.ndarray
+    counts: np.ndarray
+    durations: np.ndarray
+    paths: list[Path]
+    titles: list[str | None]
+    artists: list[str | None]
+    albums: list[str | None]
+
+    @classmethod
+    def from_rows(cls, rows: list[tuple]) -> "TrackTable":
+        ids, counts, durations, raw_paths, titles, artists, albums = zip(*rows) if rows else ((),) * 7
+        return cls(
+            np.array(ids, dtype=np.int64),
+            np.array(counts, dtype=np.int64),
+            np.array(durations, dtype=np.float64),
+            [Path(os.fsdecode(p)) for p in raw_paths],
+            list(titles),
+            list(artists),
+            list(albums),
+        )
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclasses.dataclass
+class WindowSnapshot:
+    """See :meth:`Library.window_snapshot`. ``chunks`` must be consumed inside the ``with`` block."""
+
+    generation: int
+    tracks: TrackTable
+    windows: int
+    chunks: Iterator[WindowMatrix]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -579,24 +623,40 @@ class Library:
         failed = counts.get(TrackStatus.FAILED.value, 0)
         return LibraryStats(indexed + failed, indexed, failed, windows, db_bytes)
 
-    def iter_window_features(self, backbone_id: str, *, chunk_tracks: int = 4096) -> Iterator[WindowMatrix]:
-        """The windows of tracks indexed with ``backbone_id`` (and the current geometry), in chunks of tracks.
+    @contextlib.contextmanager
+    def window_snapshot(self, backbone_id: str, *, chunk_tracks: int = 4096) -> Iterator["WindowSnapshot"]:
+        """One consistent read of everything ranking needs, for tracks indexed with ``backbone_id``.
 
-        One read transaction covers all chunks, so they form one consistent snapshot even while an
-        indexer writes. Chunks bound the float32 copy (the caller embeds chunk by chunk).
+        Inside the ``with`` block a single read transaction is open (WAL: an indexer may keep writing;
+        this reader sees the state at its start): the generation, the track table, the window count, and
+        the windows in chunks of ``chunk_tracks`` tracks (chunks bound the float32 copy; the ranker embeds
+        chunk by chunk into arrays it allocated from ``windows``).
         """
-        sql = (
-            "SELECT w.track_id, w.count, w.starts, w.ends, w.features FROM windows w JOIN tracks t ON t.id = w.track_id"
-            " WHERE t.status = ? AND t.backbone = ? AND t.windowing = ? ORDER BY w.track_id"
-        )
+        params = (TrackStatus.INDEXED.value, backbone_id, GEOMETRY.key)
         with self._transaction() as db:
-            cursor = db.execute(sql, (TrackStatus.INDEXED.value, backbone_id, GEOMETRY.key))
-            while rows := cursor.fetchmany(chunk_tracks):
-                yield self._decode_windows(rows)
+            generation = int(db.execute("SELECT value FROM meta WHERE key = ?", (_Meta.GENERATION.value,)).fetchone()[0])
+            rows = db.execute(
+                "SELECT t.id, w.count, t.duration, t.path, t.title, t.artist, t.album FROM tracks t"
+                f" JOIN windows w ON w.track_id = t.id WHERE {_RANKABLE} ORDER BY t.id",
+                params,
+            ).fetchall()
+            table = TrackTable.from_rows(rows)
+            chunks = self._window_chunks(db, params, chunk_tracks)
+            yield WindowSnapshot(generation, table, int(table.counts.sum()), chunks)
+
+    def _window_chunks(self, db: sqlite3.Connection, params: tuple, chunk_tracks: int) -> Iterator[WindowMatrix]:
+        cursor = db.execute(
+            "SELECT w.track_id, w.count, w.starts, w.ends, w.features FROM windows w"
+            f" JOIN tracks t ON t.id = w.track_id WHERE {_RANKABLE} ORDER BY t.id",
+            params,
+        )
+        while rows := cursor.fetchmany(chunk_tracks):
+            yield self._decode_windows(rows)
 
     def window_features(self, backbone_id: str) -> WindowMatrix:
         """All windows of tracks indexed with ``backbone_id`` as one matrix (see :class:`WindowMatrix`)."""
-        return WindowMatrix.concatenate(list(self.iter_window_features(backbone_id)))
+        with self.window_snapshot(backbone_id) as snapshot:
+            return WindowMatrix.concatenate(list(snapshot.chunks))
 
     def _decode_windows(self, rows: list[tuple]) -> WindowMatrix:
         counts = np.array([row[1] for row in rows], dtype=np.int64)

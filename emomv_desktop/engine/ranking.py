@@ -1,0 +1,356 @@
+"""The query: a video's embedding against every library window -> ranked tracks with their best section.
+
+How a ranking is computed (vectorised; no Python loop over tracks)
+    1. Music side, once per (library state, model, backbone): every stored window's 128-d VGGish mean goes
+       through the model's music branch in batches -> unit embeddings ``E`` (W, 64) float32 and, for a
+       multi-task model, emotion logits (W, 5). Windows are sorted by track, so track ``i`` owns the run
+       ``offsets[i] : offsets[i] + counts[i]``. This cache is shared by every :class:`Ranker` of the process
+       (the GUI opens one per worker thread) and rebuilt when the library's generation changes.
+    2. Per query: ``scores = E @ q`` (cosine, both unit length), ``np.maximum.reduceat`` over the runs gives
+       each track's best score; the first window reaching it is the best section.
+    3. Filters mask tracks; a stable sort by score (ties: lower track id first) gives the ranking.
+
+A single-task model has no emotion heads: its query and suggestions carry ``emotion_probs=None`` rather
+than invented probabilities, and an emotion filter is refused with a clear error.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from .emotions import Emotion
+from .errors import EngineError
+from .jobs import CancelToken, ProgressCallback, check, report
+from .library import Library, TrackTable, WindowMatrix
+from .model import RetrievalModel
+from .protocol import MUSIC_BACKBONE
+
+if TYPE_CHECKING:
+    from .backbones import SlowFastExtractor
+    from .features import VideoFeatures
+
+__all__ = [
+    "EmbeddingCache",
+    "RankingError",
+    "RankFilter",
+    "Ranker",
+    "Suggestion",
+    "VideoQuery",
+    "analyse_video",
+    "clear_caches",
+    "embed_query",
+]
+
+EMBED_BATCH_WINDOWS = 65_536
+"""Windows per forward pass when building the cache (bounds the float32 copies to ~40 MB)."""
+
+CACHE_ENTRIES = 2
+"""How many (library, model, backbone) embedding caches the process keeps (current + previous model)."""
+
+
+class RankingError(EngineError):
+    """A ranking request that cannot be served as asked (e.g. an emotion filter with a single-task model)."""
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def _require_eval(model: RetrievalModel) -> None:
+    if model.training:
+        raise ValueError("the retrieval model is in training mode (dropout on); call model.eval() first")
+
+
+# ------------------------------------------------------------------------------------------------ query
+@dataclasses.dataclass(frozen=True)
+class VideoQuery:
+    """A video, ready to rank against: its 64-d unit embedding and (multi-task models) emotion probabilities.
+
+    ``features`` is the SlowFast analysis it came from (None when built from stored features).
+    """
+
+    path: Path | None
+    duration: float | None
+    embedding: np.ndarray
+    emotion_probs: np.ndarray | None
+    features: "VideoFeatures | None" = None
+
+    @property
+    def emotion(self) -> Emotion | None:
+        """The most probable emotion, or None for a single-task model."""
+        return None if self.emotion_probs is None else Emotion(int(np.argmax(self.emotion_probs)))
+
+
+@torch.inference_mode()
+def embed_query(
+    model: RetrievalModel,
+    features: np.ndarray,
+    *,
+    path: Path | None = None,
+    duration: float | None = None,
+    video_features: "VideoFeatures | None" = None,
+) -> VideoQuery:
+    """Raw 2304-d SlowFast features (pooled over the video) -> :class:`VideoQuery` through the video branch."""
+    _require_eval(model)
+    device = next(model.parameters()).device
+    x = torch.as_tensor(np.asarray(features, dtype=np.float32), device=device).reshape(1, -1)
+    out = model.embed_video(x)
+    probs = None
+    if out.emotion_logits is not None:
+        probs = _softmax(out.emotion_logits.float().cpu().numpy()[0])
+    embedding = out.embedding.float().cpu().numpy()[0]
+    return VideoQuery(path, duration, embedding, probs, video_features)
+
+
+def analyse_video(
+    path: Path | str,
+    extractor: "SlowFastExtractor",
+    model: RetrievalModel,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> VideoQuery:
+    """Decode ``path``, extract SlowFast features (pooled over every sampled clip) and embed them."""
+    features = extractor.video_features(Path(path), progress=progress, cancel=cancel)
+    return embed_query(
+        model, features.features, path=Path(path), duration=features.info.duration, video_features=features
+    )
+
+
+# -------------------------------------------------------------------------------------------- the cache
+@dataclasses.dataclass(frozen=True)
+class EmbeddingCache:
+    """Music embeddings of every rankable window of one library state, for one model and backbone.
+
+    ``embeddings`` (W, 64) float32 unit rows; ``emotion_logits`` (W, 5) float32 or None; ``starts``/
+    ``ends`` (W,) seconds; ``offsets`` (T,) first window of each track of ``tracks``.
+    """
+
+    generation: int
+    tracks: TrackTable
+    offsets: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    embeddings: np.ndarray
+    emotion_logits: np.ndarray | None
+
+    @property
+    def nbytes(self) -> int:
+        arrays = (self.offsets, self.starts, self.ends, self.embeddings, self.emotion_logits)
+        return sum(a.nbytes for a in arrays if a is not None)
+
+    @classmethod
+    @torch.inference_mode()
+    def build(
+        cls,
+        library: Library,
+        model: RetrievalModel,
+        backbone_id: str,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> "EmbeddingCache":
+        """Embed every window of ``library`` indexed with ``backbone_id`` (one consistent snapshot)."""
+        _require_eval(model)
+        device = next(model.parameters()).device
+        multitask = model.music_emotion is not None
+        with library.window_snapshot(backbone_id) as snap:
+            total = snap.windows
+            embeddings = np.empty((total, model.config.embed_dim), dtype=np.float32)
+            logits = np.empty((total, model.config.num_emotions), dtype=np.float32) if multitask else None
+            starts = np.empty(total, dtype=np.float32)
+            ends = np.empty(total, dtype=np.float32)
+            filled = 0
+            for chunk in snap.chunks:
+                check(cancel)
+                stop = filled + len(chunk)
+                starts[filled:stop], ends[filled:stop] = chunk.starts, chunk.ends
+                cls._embed_chunk(model, chunk, device, embeddings[filled:stop], None if logits is None else logits[filled:stop])
+                filled = stop
+                report(progress, filled, total, "embedding library windows")
+        offsets = np.zeros(len(snap.tracks), dtype=np.int64)
+        np.cumsum(snap.tracks.counts[:-1], out=offsets[1:])
+        return cls(snap.generation, snap.tracks, offsets, starts, ends, embeddings, logits)
+
+    @staticmethod
+    def _embed_chunk(model, chunk: WindowMatrix, device, out_embeddings, out_logits) -> None:
+        for lo in range(0, len(chunk), EMBED_BATCH_WINDOWS):
+            hi = min(lo + EMBED_BATCH_WINDOWS, len(chunk))
+            out = model.embed_music(torch.from_numpy(chunk.features[lo:hi]).to(device))
+            out_embeddings[lo:hi] = out.embedding.float().cpu().numpy()
+            if out_logits is not None:
+                out_logits[lo:hi] = out.emotion_logits.float().cpu().numpy()
+
+    def best_windows(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per track: the best window's score and index (the first window reaching the maximum)."""
+        best_scores = np.maximum.reduceat(scores, self.offsets)
+        hits = np.flatnonzero(scores == np.repeat(best_scores, self.tracks.counts))
+        owner = np.searchsorted(self.offsets, hits, side="right") - 1
+        first = np.ones(len(hits), dtype=bool)
+        first[1:] = owner[1:] != owner[:-1]
+        return best_scores, hits[first]
+
+
+class _CacheStore:
+    """Process-wide LRU of :class:`EmbeddingCache` keyed by (database, model id, backbone id).
+
+    Shared across threads (the arrays are read-only once built); the lock serialises builds so two
+    workers do not embed the same library twice.
+    """
+
+    def __init__(self, entries: int = CACHE_ENTRIES) -> None:
+        self._entries = entries
+        self._items: collections.OrderedDict[tuple, EmbeddingCache] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, library: Library, model: RetrievalModel, model_id: str, backbone_id: str, *,
+            progress: ProgressCallback | None, cancel: CancelToken | None) -> EmbeddingCache:
+        key = (str(library.path.resolve()), model_id, backbone_id)
+        generation = library.generation()
+        with self._lock:
+            cached = self._items.get(key)
+            if cached is None or cached.generation != generation:
+                self._items.pop(key, None)  # free the stale arrays before building the new ones
+                cached = EmbeddingCache.build(library, model, backbone_id, progress=progress, cancel=cancel)
+            self._items[key] = cached
+            self._items.move_to_end(key)
+            while len(self._items) > self._entries:
+                self._items.popitem(last=False)
+            return cached
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_CACHES = _CacheStore()
+
+
+# ------------------------------------------------------------------------------------------ the ranking
+@dataclasses.dataclass(frozen=True)
+class RankFilter:
+    """Which tracks may be suggested. ``None`` fields do not filter.
+
+    ``emotions``: the track's predicted emotion (on its best section) is one of these; ``min_duration``:
+    the track lasts at least this many seconds (e.g. the video's length); ``text``: case-insensitive
+    substring of title, artist, album or path.
+    """
+
+    emotions: frozenset[Emotion] | None = None
+    min_duration: float | None = None
+    text: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.emotions is not None:
+            object.__setattr__(self, "emotions", frozenset(Emotion.parse(e) for e in self.emotions))
+
+
+@dataclasses.dataclass(frozen=True)
+class Suggestion:
+    """One ranked track. ``score`` is the cosine of its best window; that window is the best section."""
+
+    rank: int
+    track_id: int
+    path: Path
+    title: str | None
+    artist: str | None
+    album: str | None
+    duration: float | None
+    score: float
+    best_start: float
+    best_end: float
+    emotion_probs: np.ndarray | None
+    emotion: Emotion | None
+
+
+def _text_mask(tracks: TrackTable, text: str) -> np.ndarray:
+    needle = text.casefold()
+    fields = zip(tracks.titles, tracks.artists, tracks.albums, tracks.paths)
+    return np.fromiter(
+        (any(needle in str(f).casefold() for f in row if f is not None) for row in fields),
+        dtype=bool,
+        count=len(tracks),
+    )
+
+
+class Ranker:
+    """Ranks a library's tracks for video queries with one retrieval model.
+
+    ``model_id`` names the model's weights (e.g. its card's ``weights_sha256``): the embedding cache is
+    kept per (library, model_id, backbone). ``backbone_id`` selects the stored features to use (default
+    the official VGGish); tracks indexed with another backbone are not ranked until re-indexed.
+    Nothing is computed until :meth:`prepare` or the first :meth:`rank`.
+    """
+
+    def __init__(self, library: Library, model: RetrievalModel, model_id: str, *,
+                 backbone_id: str = MUSIC_BACKBONE) -> None:
+        self.library = library
+        self.model = model
+        self.model_id = model_id
+        self.backbone_id = backbone_id
+
+    def prepare(self, *, progress: ProgressCallback | None = None,
+                cancel: CancelToken | None = None) -> EmbeddingCache:
+        """Build (or reuse) the music-embedding cache for the library's current state."""
+        return _CACHES.get(self.library, self.model, self.model_id, self.backbone_id, progress=progress, cancel=cancel)
+
+    def rank(self, query: VideoQuery, *, top: int | None = None, filters: RankFilter = RankFilter()) -> list[Suggestion]:
+        """The tracks best matching ``query``, best first (all that pass ``filters`` when ``top`` is None)."""
+        cache = self.prepare()
+        if len(cache.tracks) == 0:
+            return []
+        if filters.emotions is not None and cache.emotion_logits is None:
+            raise RankingError("this retrieval model has no emotion heads (single-task): cannot filter by emotion")
+        scores = cache.embeddings @ np.asarray(query.embedding, dtype=np.float32)
+        track_scores, best = cache.best_windows(scores)
+        window_emotions = None if cache.emotion_logits is None else cache.emotion_logits[best]
+        keep = self._mask(cache.tracks, filters, window_emotions)
+        candidates = np.flatnonzero(keep)
+        order = candidates[np.argsort(-track_scores[candidates], kind="stable")]
+        if top is not None:
+            order = order[: max(0, top)]
+        return [self._suggestion(cache, rank, i, track_scores[i], best[i]) for rank, i in enumerate(order, start=1)]
+
+    @staticmethod
+    def _mask(tracks: TrackTable, filters: RankFilter, best_logits: np.ndarray | None) -> np.ndarray:
+        keep = np.ones(len(tracks), dtype=bool)
+        if filters.min_duration is not None:
+            keep &= tracks.durations >= filters.min_duration
+        if filters.text:
+            keep &= _text_mask(tracks, filters.text)
+        if filters.emotions is not None and best_logits is not None:
+            keep &= np.isin(best_logits.argmax(axis=1), [int(e) for e in filters.emotions])
+        return keep
+
+    @staticmethod
+    def _suggestion(cache: EmbeddingCache, rank: int, i: int, score: float, window: int) -> Suggestion:
+        tracks = cache.tracks
+        probs = None if cache.emotion_logits is None else _softmax(cache.emotion_logits[window])
+        return Suggestion(
+            rank=rank,
+            track_id=int(tracks.ids[i]),
+            path=tracks.paths[i],
+            title=tracks.titles[i],
+            artist=tracks.artists[i],
+            album=tracks.albums[i],
+            duration=float(tracks.durations[i]),
+            score=float(score),
+            best_start=float(cache.starts[window]),
+            best_end=float(cache.ends[window]),
+            emotion_probs=probs,
+            emotion=None if probs is None else Emotion(int(np.argmax(probs))),
+        )
+
+
+def clear_caches() -> None:
+    """Drop every cached embedding matrix (frees memory; the next ranking rebuilds)."""
+    _CACHES.clear()
