@@ -48,8 +48,14 @@ __all__ = [
     "embed_query",
 ]
 
-EMBED_BATCH_WINDOWS = 65_536
-"""Windows per forward pass when building the cache (bounds the float32 copies to ~40 MB)."""
+EMBED_BATCH_WINDOWS = 16_384
+"""Windows per forward pass when building the cache (bounds the activations to ~10 MB)."""
+
+SNAPSHOT_CHUNK_TRACKS = 1_024
+"""Tracks read from SQLite at a time when building the cache (~45k windows, ~35 MB of copies)."""
+
+_FEW_TRACKS = 256
+"""Up to this many tracks, best windows are found per track (cheaper than a pass over every window)."""
 
 CACHE_ENTRIES = 2
 """How many (library, model, backbone) embedding caches the process keeps (current + previous model)."""
@@ -132,7 +138,8 @@ class EmbeddingCache:
     """Music embeddings of every rankable window of one library state, for one model and backbone.
 
     ``embeddings`` (W, 64) float32 unit rows; ``emotion_logits`` (W, 5) float32 or None; ``starts``/
-    ``ends`` (W,) seconds; ``offsets`` (T,) first window of each track of ``tracks``.
+    ``ends`` (W,) seconds; ``offsets`` (T,) first window of each track of ``tracks``; ``haystacks`` (T,)
+    the case-folded text a text filter searches (title, artist, album, path).
     """
 
     generation: int
@@ -142,6 +149,7 @@ class EmbeddingCache:
     ends: np.ndarray
     embeddings: np.ndarray
     emotion_logits: np.ndarray | None
+    haystacks: list[str]
 
     @property
     def nbytes(self) -> int:
@@ -163,7 +171,7 @@ class EmbeddingCache:
         _require_eval(model)
         device = next(model.parameters()).device
         multitask = model.music_emotion is not None
-        with library.window_snapshot(backbone_id) as snap:
+        with library.window_snapshot(backbone_id, chunk_tracks=SNAPSHOT_CHUNK_TRACKS) as snap:
             total = snap.windows
             embeddings = np.empty((total, model.config.embed_dim), dtype=np.float32)
             logits = np.empty((total, model.config.num_emotions), dtype=np.float32) if multitask else None
@@ -179,7 +187,7 @@ class EmbeddingCache:
                 report(progress, filled, total, "embedding library windows")
         offsets = np.zeros(len(snap.tracks), dtype=np.int64)
         np.cumsum(snap.tracks.counts[:-1], out=offsets[1:])
-        return cls(snap.generation, snap.tracks, offsets, starts, ends, embeddings, logits)
+        return cls(snap.generation, snap.tracks, offsets, starts, ends, embeddings, logits, _haystacks(snap.tracks))
 
     @staticmethod
     def _embed_chunk(model, chunk: WindowMatrix, device, out_embeddings, out_logits) -> None:
@@ -190,14 +198,31 @@ class EmbeddingCache:
             if out_logits is not None:
                 out_logits[lo:hi] = out.emotion_logits.float().cpu().numpy()
 
-    def best_windows(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per track: the best window's score and index (the first window reaching the maximum)."""
-        best_scores = np.maximum.reduceat(scores, self.offsets)
-        hits = np.flatnonzero(scores == np.repeat(best_scores, self.tracks.counts))
+    def track_scores(self, scores: np.ndarray) -> np.ndarray:
+        """Per track, its best window's score (a segment max over each track's run of windows)."""
+        return np.maximum.reduceat(scores, self.offsets)
+
+    def best_windows(self, scores: np.ndarray, track_scores: np.ndarray, which: np.ndarray | None = None) -> np.ndarray:
+        """Index of each track's best window (the first reaching its score), for every track or ``which``.
+
+        For a few tracks (a top-N) a per-track argmax over their own windows is cheapest; for many, one
+        vectorised pass finds the first window equal to its track's maximum.
+        """
+        if which is not None and len(which) <= _FEW_TRACKS:
+            runs = zip(self.offsets[which], self.tracks.counts[which])
+            return np.array([o + int(np.argmax(scores[o : o + c])) for o, c in runs], dtype=np.int64)
+        hits = np.flatnonzero(scores == np.repeat(track_scores, self.tracks.counts))
         owner = np.searchsorted(self.offsets, hits, side="right") - 1
         first = np.ones(len(hits), dtype=bool)
         first[1:] = owner[1:] != owner[:-1]
-        return best_scores, hits[first]
+        best = hits[first]
+        return best if which is None else best[which]
+
+
+def _haystacks(tracks: TrackTable) -> list[str]:
+    """Per track, the text a text filter searches, case-folded once (fields joined by a newline)."""
+    fields = zip(tracks.titles, tracks.artists, tracks.albums, tracks.paths)
+    return ["\n".join(str(f) for f in row if f is not None).casefold() for row in fields]
 
 
 class _CacheStore:
@@ -272,14 +297,6 @@ class Suggestion:
     emotion: Emotion | None
 
 
-def _text_mask(tracks: TrackTable, text: str) -> np.ndarray:
-    needle = text.casefold()
-    fields = zip(tracks.titles, tracks.artists, tracks.albums, tracks.paths)
-    return np.fromiter(
-        (any(needle in str(f).casefold() for f in row if f is not None) for row in fields),
-        dtype=bool,
-        count=len(tracks),
-    )
 
 
 class Ranker:
@@ -305,50 +322,71 @@ class Ranker:
 
     def rank(self, query: VideoQuery, *, top: int | None = None, filters: RankFilter = RankFilter()) -> list[Suggestion]:
         """The tracks best matching ``query``, best first (all that pass ``filters`` when ``top`` is None)."""
+        if top is not None and top < 0:
+            raise ValueError(f"top must be >= 0, not {top}")
         cache = self.prepare()
         if len(cache.tracks) == 0:
             return []
         if filters.emotions is not None and cache.emotion_logits is None:
             raise RankingError("this retrieval model has no emotion heads (single-task): cannot filter by emotion")
         scores = cache.embeddings @ np.asarray(query.embedding, dtype=np.float32)
-        track_scores, best = cache.best_windows(scores)
-        window_emotions = None if cache.emotion_logits is None else cache.emotion_logits[best]
-        keep = self._mask(cache.tracks, filters, window_emotions)
-        candidates = np.flatnonzero(keep)
-        order = candidates[np.argsort(-track_scores[candidates], kind="stable")]
-        if top is not None:
-            order = order[: max(0, top)]
-        return [self._suggestion(cache, rank, i, track_scores[i], best[i]) for rank, i in enumerate(order, start=1)]
+        track_scores = cache.track_scores(scores)
+        every_best = None
+        if filters.emotions is not None:  # the filter needs every track's best section first
+            every_best = cache.best_windows(scores, track_scores)
+        candidates = np.flatnonzero(self._mask(cache, filters, every_best))
+        order = _best_first(candidates, track_scores[candidates], top)
+        best = every_best[order] if every_best is not None else cache.best_windows(scores, track_scores, order)
+        return self._suggestions(cache, order, track_scores[order], best)
 
     @staticmethod
-    def _mask(tracks: TrackTable, filters: RankFilter, best_logits: np.ndarray | None) -> np.ndarray:
+    def _mask(cache: EmbeddingCache, filters: RankFilter, best: np.ndarray | None) -> np.ndarray:
+        tracks = cache.tracks
         keep = np.ones(len(tracks), dtype=bool)
         if filters.min_duration is not None:
             keep &= tracks.durations >= filters.min_duration
         if filters.text:
-            keep &= _text_mask(tracks, filters.text)
-        if filters.emotions is not None and best_logits is not None:
-            keep &= np.isin(best_logits.argmax(axis=1), [int(e) for e in filters.emotions])
+            needle = filters.text.casefold()
+            keep &= np.fromiter((needle in h for h in cache.haystacks), dtype=bool, count=len(tracks))
+        if filters.emotions is not None:
+            keep &= np.isin(cache.emotion_logits[best].argmax(axis=1), [int(e) for e in filters.emotions])
         return keep
 
     @staticmethod
-    def _suggestion(cache: EmbeddingCache, rank: int, i: int, score: float, window: int) -> Suggestion:
+    def _suggestions(cache: EmbeddingCache, order: np.ndarray, scores: np.ndarray, windows: np.ndarray) -> list[Suggestion]:
         tracks = cache.tracks
-        probs = None if cache.emotion_logits is None else _softmax(cache.emotion_logits[window])
-        return Suggestion(
-            rank=rank,
-            track_id=int(tracks.ids[i]),
-            path=tracks.paths[i],
-            title=tracks.titles[i],
-            artist=tracks.artists[i],
-            album=tracks.albums[i],
-            duration=float(tracks.durations[i]),
-            score=float(score),
-            best_start=float(cache.starts[window]),
-            best_end=float(cache.ends[window]),
-            emotion_probs=probs,
-            emotion=None if probs is None else Emotion(int(np.argmax(probs))),
-        )
+        probs = None if cache.emotion_logits is None else _softmax(cache.emotion_logits[windows])
+        emotions = [None] * len(order) if probs is None else [Emotion(int(k)) for k in probs.argmax(axis=1)]
+        return [
+            Suggestion(
+                rank=n + 1,
+                track_id=int(tracks.ids[i]),
+                path=tracks.paths[i],
+                title=tracks.titles[i],
+                artist=tracks.artists[i],
+                album=tracks.albums[i],
+                duration=float(tracks.durations[i]),
+                score=float(scores[n]),
+                best_start=round(float(cache.starts[windows[n]]), 3),
+                best_end=round(float(cache.ends[windows[n]]), 3),
+                emotion_probs=None if probs is None else probs[n],
+                emotion=emotions[n],
+            )
+            for n, i in enumerate(order)
+        ]
+
+
+def _best_first(candidates: np.ndarray, scores: np.ndarray, top: int | None) -> np.ndarray:
+    """``candidates`` by descending score (ties: lower index first), cut to ``top``.
+
+    With a ``top``, an O(T) partition finds the cut score first so only the leaders (and ties at the cut)
+    are sorted.
+    """
+    if top is not None and 0 < top < len(candidates):
+        cut = np.partition(-scores, top - 1)[top - 1]
+        leaders = -scores <= cut
+        candidates, scores = candidates[leaders], scores[leaders]
+    return candidates[np.lexsort((candidates, -scores))][:top]
 
 
 def clear_caches() -> None:
