@@ -157,7 +157,6 @@ def _device(args: argparse.Namespace):
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    from .engine import pipeline
     from .engine.library import display_path
 
     for folder in args.dirs:
@@ -166,6 +165,8 @@ def _cmd_index(args: argparse.Namespace) -> int:
     with _open_library(args) as library:
         if not args.dirs and not library.folders():
             raise CliError(f"the library has no folders yet; add one with `{PROG} index DIR`")
+        from .engine import pipeline  # torch: only once the cheap checks passed
+
         extractor = pipeline.load_vggish(_device(args))
         with _cancel_on_interrupt() as token, _progress_bar() as bar:
             report = library.index(extractor, folders=args.dirs or None, progress=bar, cancel=token)
@@ -200,9 +201,6 @@ def _filters(args: argparse.Namespace, video_duration: float | None):
 
 
 def _cmd_suggest(args: argparse.Namespace) -> int:
-    from .engine import pipeline
-    from .engine.ranking import Ranker, analyse_video
-
     video = Path(args.video)
     if not video.is_file():
         raise PathError(video, "video file not found")
@@ -211,6 +209,9 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     with _open_library(args) as library:
         if library.stats().indexed == 0:
             raise CliError(f"the library has no indexed tracks; add music with `{PROG} index DIR`")
+        from .engine import pipeline  # torch: only once the cheap checks passed
+        from .engine.ranking import Ranker, analyse_video
+
         models = pipeline.load_models(_device(args), args.model)
         model = models.retrieval.model
         with _cancel_on_interrupt() as token, _progress_bar() as bar:
