@@ -182,13 +182,13 @@ def _cmd_index(args: argparse.Namespace) -> int:
     return EXIT_CANCELLED if report.cancelled else EXIT_OK
 
 
-def _filters(args: argparse.Namespace, video_duration: float | None):
-    from .engine.ranking import RankFilter
+def _filter_values(args: argparse.Namespace) -> tuple[frozenset[Emotion] | None, float | None]:
+    """``--emotion`` and ``--min-duration`` parsed up front, so a typo fails before the video is analysed.
 
+    ``--min-duration video`` is resolved once the video's length is known (None here).
+    """
     min_duration = None
-    if args.min_duration == VIDEO_LENGTH:
-        min_duration = video_duration
-    elif args.min_duration is not None:
+    if args.min_duration is not None and args.min_duration != VIDEO_LENGTH:
         try:
             min_duration = float(args.min_duration)
         except ValueError:
@@ -197,7 +197,15 @@ def _filters(args: argparse.Namespace, video_duration: float | None):
         emotions = frozenset(Emotion.parse(e) for e in args.emotion) if args.emotion else None
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    return RankFilter(emotions=emotions, min_duration=min_duration, text=args.text)
+    return emotions, min_duration
+
+
+def _clips(args: argparse.Namespace) -> dict[str, int]:
+    if args.clips is None:
+        return {}
+    if args.clips < 1:
+        raise CliError("--clips must be at least 1")
+    return {"clips_per_window": args.clips}
 
 
 def _cmd_suggest(args: argparse.Namespace) -> int:
@@ -206,17 +214,22 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         raise PathError(video, "video file not found")
     if args.top is not None and args.top < 1:
         raise CliError("--top must be at least 1")
+    clips = _clips(args)
+    emotions, min_duration = _filter_values(args)
     with _open_library(args) as library:
         if library.stats().indexed == 0:
             raise CliError(f"the library has no indexed tracks; add music with `{PROG} index DIR`")
         from .engine import pipeline  # torch: only once the cheap checks passed
-        from .engine.ranking import Ranker, analyse_video
+        from .engine.ranking import RankFilter, Ranker, analyse_video, check_filter
 
-        models = pipeline.load_models(_device(args), args.model)
+        models = pipeline.load_models(_device(args), args.model, **clips)
         model = models.retrieval.model
+        filters = RankFilter(emotions=emotions, min_duration=min_duration, text=args.text)
+        check_filter(model, filters)  # before minutes of video analysis
         with _cancel_on_interrupt() as token, _progress_bar() as bar:
             query = analyse_video(video, models.slowfast, model, progress=bar, cancel=token)
-            filters = _filters(args, query.duration)
+            if args.min_duration == VIDEO_LENGTH:
+                filters = dataclasses.replace(filters, min_duration=query.duration)
             ranker = Ranker(library, model, models.retrieval.model_id, backbone_id=models.vggish.backbone_id)
             ranker.prepare(progress=bar, cancel=token)
             suggestions = ranker.rank(query, top=args.top, filters=filters)
@@ -424,6 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
     suggest.add_argument("--min-duration", metavar=f"S|{VIDEO_LENGTH}", help="only tracks at least this long "
                          f"(seconds, or '{VIDEO_LENGTH}' for the video's length)")
     suggest.add_argument("--text", help="only tracks whose title, artist, album or path contains this")
+    suggest.add_argument("--clips", type=int, metavar="N", help="video clips analysed per 30 s window (more: slower, "
+                         "steadier; default: the engine's)")
     _device_option(suggest)
     _model_option(suggest)
     suggest.set_defaults(handler=_cmd_suggest)

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import torch
 
-from . import paths
-from .backbones import SlowFastExtractor, VGGishExtractor, load_extractors, select_device
+from . import paths, weights
+from .backbones import DEFAULT_CLIPS_PER_WINDOW, SlowFastExtractor, VGGishExtractor, load_extractors, select_device
 from .errors import ModelFileError
 from .model import RetrievalModel, load_model
-from .weights import VGGISH, load_cached
 
 __all__ = ["LoadedModel", "Models", "load_models", "load_retrieval_model", "load_vggish", "select_device"]
 
@@ -59,15 +58,22 @@ def load_retrieval_model(path: Path | str | None = None, *, device: torch.device
 
 def load_vggish(device: torch.device | str, *, allow_random: bool = False) -> VGGishExtractor:
     """The music extractor alone (indexing needs no SlowFast). ``allow_random``: tests and benchmarks only."""
-    state = load_cached([VGGISH], allow_missing=allow_random)[VGGISH]
+    state = weights.load_cached([weights.VGGISH], allow_missing=allow_random)[weights.VGGISH]
     return VGGishExtractor.build(state, device)
 
 
 def load_models(
-    device: torch.device | str, model_path: Path | str | None = None, *, allow_random: bool = False
+    device: torch.device | str,
+    model_path: Path | str | None = None,
+    *,
+    clips_per_window: int = DEFAULT_CLIPS_PER_WINDOW,
+    allow_random: bool = False,
 ) -> Models:
-    """Both backbones and the retrieval model; the model is checked first (cheap, and the likelier problem)."""
+    """Both backbones and the retrieval model; the model is checked first (cheap, and the likelier problem).
+
+    ``clips_per_window``: SlowFast clips averaged per analysis window (speed/quality, see engine.backbones).
+    """
     device = torch.device(device)
     retrieval = load_retrieval_model(model_path, device=device)
-    slowfast, vggish = load_extractors(device, allow_random=allow_random)
+    slowfast, vggish = load_extractors(device, allow_random=allow_random, clips_per_window=clips_per_window)
     return Models(slowfast, vggish, retrieval, device)

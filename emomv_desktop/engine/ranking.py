@@ -44,6 +44,7 @@ __all__ = [
     "Suggestion",
     "VideoQuery",
     "analyse_video",
+    "check_filter",
     "clear_caches",
     "embed_query",
 ]
@@ -279,6 +280,12 @@ class RankFilter:
             object.__setattr__(self, "emotions", frozenset(Emotion.parse(e) for e in self.emotions))
 
 
+def check_filter(model: RetrievalModel, filters: RankFilter) -> None:
+    """Raise :class:`RankingError` if ``model`` cannot serve ``filters`` (an emotion filter needs emotion heads)."""
+    if filters.emotions is not None and model.music_emotion is None:
+        raise RankingError("this retrieval model has no emotion heads (single-task): cannot filter by emotion")
+
+
 @dataclasses.dataclass(frozen=True)
 class Suggestion:
     """One ranked track. ``score`` is the cosine of its best window; that window is the best section."""
@@ -324,11 +331,10 @@ class Ranker:
         """The tracks best matching ``query``, best first (all that pass ``filters`` when ``top`` is None)."""
         if top is not None and top < 0:
             raise ValueError(f"top must be >= 0, not {top}")
+        check_filter(self.model, filters)
         cache = self.prepare()
         if len(cache.tracks) == 0:
             return []
-        if filters.emotions is not None and cache.emotion_logits is None:
-            raise RankingError("this retrieval model has no emotion heads (single-task): cannot filter by emotion")
         scores = cache.embeddings @ np.asarray(query.embedding, dtype=np.float32)
         track_scores = cache.track_scores(scores)
         every_best = None
