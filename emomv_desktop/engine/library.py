@@ -42,17 +42,18 @@ import stat
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from . import paths
+from . import media, paths
 from .errors import Cancelled, EngineError, PathError
+from .features import AudioInfo, TrackFeatures
 from .jobs import CancelToken, Progress, ProgressCallback, check
-from .protocol import MUSIC_FEATURE_DIM, VGGISH_FRAME_SECONDS
+from .protocol import AUDIO_SAMPLE_RATE, MUSIC_FEATURE_DIM, VGGISH_FRAME_SECONDS
 
-if TYPE_CHECKING:  # features.py is plain data; imported for annotations only
-    from .features import TrackFeatures
+if TYPE_CHECKING:  # the network itself is only needed by whoever builds the extractor
+    from .backbones import VGGishExtractor
 
 _log = logging.getLogger(__name__)
 
@@ -92,8 +93,8 @@ AUDIO_EXTENSIONS = frozenset(
 )
 """File name suffixes (lower case) the indexer picks up; everything else in a folder is ignored."""
 
-DECODE_AHEAD = 2
-"""How many decoded tracks may wait for the network (bounds memory while hiding decode time)."""
+DECODE_AHEAD_CHUNKS = 8
+"""Log-mel chunks (64 examples, ~1.5 MB each) the decode thread may prepare ahead of the network."""
 
 _BUSY_TIMEOUT_MS = 30_000
 
@@ -299,16 +300,6 @@ class IndexProgress(Progress):
 
     path: Path | None = None
     tracks_per_minute: float | None = None
-
-
-class TrackExtractor(Protocol):
-    """What the indexer needs from ``backbones.VGGishExtractor``."""
-
-    backbone_id: str
-
-    def track_features(
-        self, path: Path, *, progress: ProgressCallback | None = None, cancel: CancelToken | None = None
-    ) -> "TrackFeatures": ...
 
 
 # ----------------------------------------------------------------------------------------------- scanning
@@ -670,7 +661,7 @@ class Library:
 
     # ----------------------------------------------------------------------------------------- writing
     def store_features(
-        self, path: Path | str, features: "TrackFeatures", backbone_id: str, *, size: int, mtime_ns: int, folder: Path
+        self, path: Path | str, features: TrackFeatures, backbone_id: str, *, size: int, mtime_ns: int, folder: Path
     ) -> int:
         """Store one track's features, pooled into windows, in one transaction; returns the track id.
 
@@ -768,7 +759,7 @@ class Library:
     # ---------------------------------------------------------------------------------------- indexing
     def index(
         self,
-        extractor: TrackExtractor,
+        extractor: "VGGishExtractor",
         *,
         folders: Iterable[Path | str] | None = None,
         progress: ProgressCallback | None = None,
@@ -803,7 +794,7 @@ class Library:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _record(self, entry: _FileEntry, outcome: "TrackFeatures | EngineError", backbone_id: str, folder: Path,
+    def _record(self, entry: _FileEntry, outcome: TrackFeatures | EngineError, backbone_id: str, folder: Path,
                 report: IndexReport) -> None:
         """Store one extraction outcome (features or a per-file error) and count it."""
         stat_kw = {"size": entry.size, "mtime_ns": entry.mtime_ns, "folder": folder}
@@ -826,83 +817,146 @@ class Library:
 _DONE = object()
 
 
-class _DecodeAhead:
-    """Runs extraction for a list of files with decoding ahead of the network.
+@dataclasses.dataclass(frozen=True)
+class _Chunk:
+    """A batch of log-mel examples of one track, and how many samples of it were decoded so far."""
 
-    Thread roles: ONE worker thread owns the extractor (decoding and the VGGish network run there, in
-    order, never concurrently with another extraction); the calling thread owns the SQLite connection
-    and stores each finished track while the worker already extracts the next ones. The queue between
-    them holds at most :data:`DECODE_AHEAD` finished tracks, which bounds memory (a track's features are
-    small; its audio is never held whole, the extractor streams it). Cancel is checked by the worker
-    between tracks and inside the extractor between blocks; the caller sees :class:`Cancelled`.
+    entry: _FileEntry
+    index: int
+    info: AudioInfo
+    examples: object  # torch.Tensor (N, 96, 64); the decode thread makes it, the inference loop embeds it
+    samples: int
+
+
+@dataclasses.dataclass(frozen=True)
+class _Decoded:
+    """The end of a track's stream."""
+
+    entry: _FileEntry
+    index: int
+    info: AudioInfo
+    samples: int
+
+
+@dataclasses.dataclass(frozen=True)
+class _Failed:
+    entry: _FileEntry
+    index: int
+    error: EngineError
+
+
+def _stream_examples(extractor: "VGGishExtractor", path: Path, cancel: CancelToken | None):
+    """The decoding half of ``VGGishExtractor.track_features``: ``(log-mel examples, samples so far)`` batches.
+
+    The extractor's own streaming frontend, so the indexer's features are exactly ``track_features``'.
+    """
+    return extractor._stream_examples(path, cancel)  # noqa: SLF001 - the public seam is requested (see docs)
+
+
+class _DecodeAhead:
+    """Extraction of a list of files with decoding running ahead of the network.
+
+    Thread roles (DESIGN.md example 3):
+
+    * the **decode thread** ("emomv-index-decode") opens each file, decodes it streamed (``engine.media``) and
+      turns it into VGGish log-mel examples, chunk by chunk, into a bounded queue. It never touches the
+      network or SQLite. A file it cannot decode becomes a per-file error message in the queue.
+    * the **calling thread is the inference thread**: it runs the VGGish network on each chunk as it arrives
+      and, between tracks, hands the finished track to the caller, which stores it (one transaction). One
+      model, one thread; the SQLite connection stays in the thread that opened it.
+
+    The queue holds at most :data:`DECODE_AHEAD_CHUNKS` chunks (64 examples, 1.5 MB each), so memory stays
+    bounded whatever the tracks' lengths. Cancel is checked by the decode thread between blocks and by the
+    inference loop between chunks (the track in flight is dropped); the caller sees :class:`Cancelled`.
     """
 
-    def __init__(self, extractor: TrackExtractor, files: list[_FileEntry], progress: ProgressCallback | None,
+    def __init__(self, extractor: "VGGishExtractor", files: list[_FileEntry], progress: ProgressCallback | None,
                  cancel: CancelToken | None, started: float) -> None:
         self.extractor = extractor
         self.files = files
         self.progress = progress
         self.cancel = cancel
         self.started = started
-        self.queue: queue.Queue = queue.Queue(maxsize=DECODE_AHEAD)
+        self.queue: queue.Queue = queue.Queue(maxsize=DECODE_AHEAD_CHUNKS)
         self.stop = threading.Event()
 
-    def run(self) -> Iterator[tuple[_FileEntry, "TrackFeatures | EngineError"]]:
-        worker = threading.Thread(target=self._work, name="emomv-index-extract", daemon=True)
+    def run(self) -> Iterator[tuple[_FileEntry, TrackFeatures | EngineError]]:
+        worker = threading.Thread(target=self._decode_all, name="emomv-index-decode", daemon=True)
         worker.start()
+        rows: list[np.ndarray] = []
         try:
-            while (item := self.queue.get()) is not _DONE:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
+            while (message := self.queue.get()) is not _DONE:
+                if isinstance(message, BaseException):
+                    raise message
+                check(self.cancel)
+                if isinstance(message, _Chunk):
+                    rows.append(self.extractor.embed(message.examples, cancel=self.cancel).numpy())
+                    self._report(message.index, message.entry, message.samples / AUDIO_SAMPLE_RATE, message.info)
+                    continue
+                if isinstance(message, _Decoded):
+                    features = np.concatenate(rows) if rows else np.zeros((0, MUSIC_FEATURE_DIM), np.float32)
+                    outcome = TrackFeatures(features, message.samples / AUDIO_SAMPLE_RATE, message.info)
+                else:
+                    outcome = message.error
+                rows = []
+                self._report(message.index + 1, message.entry, 0.0, None)
+                yield message.entry, outcome
         finally:
             self.stop.set()
             self._drain()
             worker.join()
 
     def _drain(self) -> None:
-        """Unblock a worker waiting on a full queue after the consumer stopped early."""
+        """Unblock the decode thread if it waits on a full queue after the inference loop stopped early."""
         with contextlib.suppress(queue.Empty):
             while True:
                 self.queue.get_nowait()
 
     def _put(self, item: object) -> bool:
+        """Queue ``item``, waiting while the queue is full; False when the consumer has gone."""
         while not self.stop.is_set():
             with contextlib.suppress(queue.Full):
                 self.queue.put(item, timeout=0.1)
                 return True
         return False
 
-    def _work(self) -> None:
+    def _decode_all(self) -> None:
         try:
-            for done, entry in enumerate(self.files):
+            for index, entry in enumerate(self.files):
                 check(self.cancel)
-                if not self._put((entry, self._extract(entry, done))):
+                if not self._decode_one(index, entry):
                     return
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread, which re-raises it
+        except BaseException as exc:  # noqa: BLE001 - handed to the inference thread, which re-raises it
             self._put(exc)
             return
         self._put(_DONE)
 
-    def _extract(self, entry: _FileEntry, done: int) -> "TrackFeatures | EngineError":
-        rate = 60.0 * done / (time.perf_counter() - self.started) if done else None
-        total = len(self.files)
-
-        def track_progress(p: Progress) -> None:
-            fraction = p.fraction or 0.0
-            self._report(done + fraction, total, entry.path, rate)
-
-        self._report(done, total, entry.path, rate)
+    def _decode_one(self, index: int, entry: _FileEntry) -> bool:
+        """Stream one file into the queue; a file that cannot be decoded becomes a :class:`_Failed` message."""
         try:
-            return self.extractor.track_features(entry.path, progress=track_progress, cancel=self.cancel)
+            info = media.probe_audio(entry.path)
+            samples = 0
+            for examples, samples in _stream_examples(self.extractor, entry.path, self.cancel):
+                if not self._put(_Chunk(entry, index, info, examples, samples)):
+                    return False
+            return self._put(_Decoded(entry, index, info, samples))
         except Cancelled:
             raise
         except EngineError as exc:
-            return exc
+            return self._put(_Failed(entry, index, exc))
         except Exception as exc:  # a decoder bug on one odd file must not stop the whole library
-            _log.exception("unexpected error while extracting %s", display_path(entry.path))
-            return PathError(entry.path, f"unexpected error ({type(exc).__name__}: {exc})")
+            _log.exception("unexpected error while decoding %s", display_path(entry.path))
+            return self._put(_Failed(entry, index, PathError(entry.path, f"unexpected error ({type(exc).__name__}: {exc})")))
 
-    def _report(self, done: float, total: int, path: Path, rate: float | None) -> None:
-        if self.progress is not None:
-            self.progress(IndexProgress(done, total, display_path(path), path=path, tracks_per_minute=rate))
+    def _report(self, done: int, entry: _FileEntry, seconds: float, info: AudioInfo | None) -> None:
+        """Files done (fractional within the current track) out of the total, the file, the rate so far.
+
+        Called from the inference thread only, so ``done`` never goes backwards.
+        """
+        if self.progress is None:
+            return
+        fraction = min(1.0, seconds / info.duration) if info is not None and info.duration else 0.0
+        elapsed = time.perf_counter() - self.started
+        rate = 60.0 * done / elapsed if done and elapsed > 0 else None
+        self.progress(IndexProgress(done + fraction, len(self.files), display_path(entry.path), path=entry.path,
+                                    tracks_per_minute=rate))
