@@ -1,0 +1,178 @@
+"""Ranking latency, embedding-cache build time, index size and memory for a large synthetic library.
+
+Synthetic tracks (random VGGish-like frame features, durations drawn like a real music library) go through
+the real storage code (``Library.store_features``: window pooling, one transaction per track); the real
+``Ranker`` then builds its embedding cache with a random-init retrieval model and ranks random queries.
+
+    python benchmarks/bench_ranking.py                      # 50k tracks, the shipped settings
+    python benchmarks/bench_ranking.py --tracks 5000 --dtype float32 --compare-layout
+
+Prints medians; the database is built in a child process so its memory does not count for ranking.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from emomv_desktop.engine.features import AudioInfo, TrackFeatures
+from emomv_desktop.engine.library import GEOMETRY, Library
+from emomv_desktop.engine.protocol import MUSIC_BACKBONE, MUSIC_FEATURE_DIM, VGGISH_FRAME_SECONDS
+
+MEDIAN_SECONDS = 225.0  # typical popular-music track length
+SHORT_FRACTION = 0.03  # jingles and stingers shorter than one window
+
+
+def durations(count: int, rng: np.random.Generator) -> np.ndarray:
+    """Log-normal around ~3:45 (most tracks 2-8 min, a long tail to ~20 min) plus a few stingers under 30 s."""
+    d = rng.lognormal(np.log(MEDIAN_SECONDS), 0.35, count)
+    short = rng.random(count) < SHORT_FRACTION
+    d[short] = rng.uniform(3.0, 29.0, short.sum())
+    return np.clip(d, 1.0, 1200.0)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def build_library(db: Path, tracks: int, dtype: str, seed: int) -> None:
+    """Child process: store ``tracks`` synthetic tracks, one transaction each, like the indexer."""
+    rng = np.random.default_rng(seed)
+    folder = db.parent / "music"
+    started = time.perf_counter()
+    with Library(db, feature_dtype=dtype) as library:
+        library.add_folder(folder)
+        for i, seconds in enumerate(durations(tracks, rng)):
+            frames = max(1, int(seconds / VGGISH_FRAME_SECONDS))
+            feats = rng.gamma(0.6, 0.2, size=(frames, MUSIC_FEATURE_DIM)).astype(np.float32)  # ReLU-like, >= 0
+            path = folder / f"artist{i % 997}" / f"track{i:06d}.mp3"
+            info = AudioInfo(path, float(seconds), 44100, 2, "mp3", f"Title {i}", f"Artist {i % 997}", f"Album {i % 4999}")
+            library.store_features(path, TrackFeatures(feats, float(seconds), info), MUSIC_BACKBONE,
+                                   size=frames * 4000, mtime_ns=i, folder=folder)
+    print(f"stored {tracks} tracks in {time.perf_counter() - started:.1f} s "
+          f"({tracks / (time.perf_counter() - started):.0f} tracks/s, peak RSS {peak_rss_mb():.0f} MB)")
+
+
+def per_window_layout_load(db: Path, tracks: int) -> tuple[float, float]:
+    """Load time of the windows (s): our one-row-per-track blobs vs a one-row-per-window table of the same data."""
+    alt = db.with_name("per-window.sqlite3")
+    with sqlite3.connect(db) as src, sqlite3.connect(alt) as dst:
+        dst.execute("PRAGMA journal_mode=WAL")
+        dst.execute("CREATE TABLE windows (id INTEGER PRIMARY KEY, track_id INTEGER, start REAL, end REAL, features BLOB)")
+        dst.execute("CREATE INDEX windows_track ON windows(track_id)")
+        rows = src.execute("SELECT track_id, count, starts, ends, features FROM windows")
+        for track_id, count, starts, ends, features in rows:
+            s = np.frombuffer(starts, np.float32)
+            e = np.frombuffer(ends, np.float32)
+            size = len(features) // count
+            dst.executemany("INSERT INTO windows (track_id, start, end, features) VALUES (?, ?, ?, ?)",
+                            [(track_id, float(s[k]), float(e[k]), features[k * size:(k + 1) * size]) for k in range(count)])
+    with sqlite3.connect(db) as con:
+        t = time.perf_counter()
+        blobs = con.execute("SELECT count, starts, ends, features FROM windows ORDER BY track_id").fetchall()
+        np.frombuffer(b"".join(r[3] for r in blobs), np.uint8)
+        ours = time.perf_counter() - t
+    with sqlite3.connect(alt) as con:
+        t = time.perf_counter()
+        rows = con.execute("SELECT track_id, start, end, features FROM windows ORDER BY track_id, start").fetchall()
+        np.frombuffer(b"".join(r[3] for r in rows), np.uint8)
+        theirs = time.perf_counter() - t
+    print(f"layout: per-window table {alt.stat().st_size / 2**20:.0f} MiB vs ours {db.stat().st_size / 2**20:.0f} MiB")
+    return ours, theirs
+
+
+def bench(args: argparse.Namespace) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-ranking-"))
+    db = tmp / "library.sqlite3"
+    cmd = [sys.executable, __file__, "--child-build", str(db), "--tracks", str(args.tracks), "--dtype", args.dtype]
+    subprocess.run(cmd, check=True)  # before torch is imported here: Linux carries the peak RSS across exec
+    db_mb = sum(p.stat().st_size for p in tmp.glob("library.sqlite3*")) / 2**20
+
+    import torch
+
+    from emomv_desktop.engine.emotions import Emotion
+    from emomv_desktop.engine.model import RetrievalModel
+    from emomv_desktop.engine.ranking import RankFilter, Ranker, clear_caches, embed_query
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = RetrievalModel().eval()
+    baseline = rss_mb()
+    with Library(db) as library:
+        stats = library.stats()
+        ranker = Ranker(library, model, "bench-model", backbone_id=MUSIC_BACKBONE)
+        builds = []
+        for _ in range(args.builds):
+            clear_caches()
+            t = time.perf_counter()
+            cache = ranker.prepare()
+            builds.append(time.perf_counter() - t)
+        after_cache = rss_mb()
+        rng = np.random.default_rng(1)
+        queries = [embed_query(model, rng.gamma(0.5, 0.3, 2304).astype(np.float32)) for _ in range(args.queries)]
+        timings = {}
+        cases = {
+            "top 10, no filter": RankFilter(),
+            "top 10, min duration 180 s": RankFilter(min_duration=180.0),
+            "top 10, emotion sad|relaxing": RankFilter(emotions=frozenset({Emotion.SAD, Emotion.RELAXING})),
+            "top 10, text 'artist 42'": RankFilter(text="artist 42"),
+        }
+        for name, filters in cases.items():
+            ranker.rank(queries[0], top=10, filters=filters)  # warm
+            runs = []
+            for q in queries:
+                t = time.perf_counter()
+                ranker.rank(q, top=10, filters=filters)
+                runs.append(time.perf_counter() - t)
+            timings[name] = runs
+        t = time.perf_counter()
+        everything = ranker.rank(queries[0], top=None)
+        full = time.perf_counter() - t
+    print(f"library: {stats.indexed} tracks, {stats.windows} windows ({GEOMETRY.key}, {args.dtype}), "
+          f"{stats.windows / stats.indexed:.1f} windows/track")
+    print(f"index size on disk: {db_mb:.0f} MiB ({db_mb * 2**20 / stats.indexed / 1024:.1f} KiB/track)")
+    print(f"embedding cache build: median {statistics.median(builds):.2f} s over {len(builds)} "
+          f"(cache {cache.nbytes / 2**20:.0f} MiB; process RSS {baseline:.0f} MiB after importing torch -> "
+          f"{after_cache:.0f} MiB with the cache, peak {peak_rss_mb():.0f} MiB)")
+    for name, runs in timings.items():
+        ms = np.array(runs) * 1000
+        print(f"rank {name}: median {np.median(ms):.1f} ms, p95 {np.percentile(ms, 95):.1f} ms ({len(ms)} queries)")
+    print(f"rank all {len(everything)} tracks (no top): {full * 1000:.1f} ms")
+    if args.compare_layout:
+        ours, theirs = per_window_layout_load(db, stats.indexed)
+        print(f"load all windows: one row per track {ours:.2f} s vs one row per window {theirs:.2f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tracks", type=int, default=50_000)
+    parser.add_argument("--dtype", choices=("float16", "float32"), default="float16")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--builds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--compare-layout", action="store_true")
+    parser.add_argument("--child-build", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_build:
+        build_library(args.child_build, args.tracks, args.dtype, seed=0)
+    else:
+        bench(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,400 @@
+"""The query: a video's embedding against every library window -> ranked tracks with their best section.
+
+How a ranking is computed (vectorised; no Python loop over tracks)
+    1. Music side, once per (library state, model, backbone): every stored window's 128-d VGGish mean goes
+       through the model's music branch in batches -> unit embeddings ``E`` (W, 64) float32 and, for a
+       multi-task model, emotion logits (W, 5). Windows are sorted by track, so track ``i`` owns the run
+       ``offsets[i] : offsets[i] + counts[i]``. This cache is shared by every :class:`Ranker` of the process
+       (the GUI opens one per worker thread) and rebuilt when the library's generation changes.
+    2. Per query: ``scores = E @ q`` (cosine, both unit length), ``np.maximum.reduceat`` over the runs gives
+       each track's best score; the first window reaching it is the best section.
+    3. Filters mask tracks; a stable sort by score (ties: lower track id first) gives the ranking.
+
+A single-task model has no emotion heads: its query and suggestions carry ``emotion_probs=None`` rather
+than invented probabilities, and an emotion filter is refused with a clear error.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from .emotions import Emotion
+from .errors import EngineError
+from .jobs import CancelToken, ProgressCallback, check, report
+from .library import Library, TrackTable, WindowMatrix
+from .model import RetrievalModel
+from .protocol import MUSIC_BACKBONE
+
+if TYPE_CHECKING:
+    from .backbones import SlowFastExtractor
+    from .features import VideoFeatures
+
+__all__ = [
+    "EmbeddingCache",
+    "RankingError",
+    "RankFilter",
+    "Ranker",
+    "Suggestion",
+    "VideoQuery",
+    "analyse_video",
+    "check_filter",
+    "clear_caches",
+    "embed_query",
+]
+
+EMBED_BATCH_WINDOWS = 16_384
+"""Windows per forward pass when building the cache (bounds the activations to ~10 MB)."""
+
+SNAPSHOT_CHUNK_TRACKS = 1_024
+"""Tracks read from SQLite at a time when building the cache (~45k windows, ~35 MB of copies)."""
+
+_FEW_TRACKS = 256
+"""Up to this many tracks, best windows are found per track (cheaper than a pass over every window)."""
+
+CACHE_ENTRIES = 2
+"""How many (library, model, backbone) embedding caches the process keeps (current + previous model)."""
+
+
+class RankingError(EngineError):
+    """A ranking request that cannot be served as asked (e.g. an emotion filter with a single-task model)."""
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def _require_eval(model: RetrievalModel) -> None:
+    if model.training:
+        raise ValueError("the retrieval model is in training mode (dropout on); call model.eval() first")
+
+
+# ------------------------------------------------------------------------------------------------ query
+@dataclasses.dataclass(frozen=True)
+class VideoQuery:
+    """A video, ready to rank against: its 64-d unit embedding and (multi-task models) emotion probabilities.
+
+    ``features`` is the SlowFast analysis it came from (None when built from stored features).
+    """
+
+    path: Path | None
+    duration: float | None
+    embedding: np.ndarray
+    emotion_probs: np.ndarray | None
+    features: "VideoFeatures | None" = None
+
+    @property
+    def emotion(self) -> Emotion | None:
+        """The most probable emotion, or None for a single-task model."""
+        return None if self.emotion_probs is None else Emotion(int(np.argmax(self.emotion_probs)))
+
+
+@torch.inference_mode()
+def embed_query(
+    model: RetrievalModel,
+    features: np.ndarray,
+    *,
+    path: Path | None = None,
+    duration: float | None = None,
+    video_features: "VideoFeatures | None" = None,
+) -> VideoQuery:
+    """Raw 2304-d SlowFast features (pooled over the video) -> :class:`VideoQuery` through the video branch."""
+    _require_eval(model)
+    device = next(model.parameters()).device
+    x = torch.as_tensor(np.asarray(features, dtype=np.float32), device=device).reshape(1, -1)
+    out = model.embed_video(x)
+    probs = None
+    if out.emotion_logits is not None:
+        probs = _softmax(out.emotion_logits.float().cpu().numpy()[0])
+    embedding = out.embedding.float().cpu().numpy()[0]
+    return VideoQuery(path, duration, embedding, probs, video_features)
+
+
+def analyse_video(
+    path: Path | str,
+    extractor: "SlowFastExtractor",
+    model: RetrievalModel,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> VideoQuery:
+    """Decode ``path``, extract SlowFast features (pooled over every sampled clip) and embed them."""
+    features = extractor.video_features(Path(path), progress=progress, cancel=cancel)
+    return embed_query(
+        model, features.features, path=Path(path), duration=features.info.duration, video_features=features
+    )
+
+
+# -------------------------------------------------------------------------------------------- the cache
+@dataclasses.dataclass(frozen=True)
+class EmbeddingCache:
+    """Music embeddings of every rankable window of one library state, for one model and backbone.
+
+    ``embeddings`` (W, 64) float32 unit rows; ``emotion_logits`` (W, 5) float32 or None; ``starts``/
+    ``ends`` (W,) seconds; ``offsets`` (T,) first window of each track of ``tracks``; ``haystacks`` (T,)
+    the case-folded text a text filter searches (title, artist, album, path).
+    """
+
+    generation: int
+    tracks: TrackTable
+    offsets: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    embeddings: np.ndarray
+    emotion_logits: np.ndarray | None
+    haystacks: list[str]
+
+    @property
+    def nbytes(self) -> int:
+        arrays = (self.offsets, self.starts, self.ends, self.embeddings, self.emotion_logits)
+        return sum(a.nbytes for a in arrays if a is not None)
+
+    @classmethod
+    @torch.inference_mode()
+    def build(
+        cls,
+        library: Library,
+        model: RetrievalModel,
+        backbone_id: str,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> "EmbeddingCache":
+        """Embed every window of ``library`` indexed with ``backbone_id`` (one consistent snapshot)."""
+        _require_eval(model)
+        device = next(model.parameters()).device
+        multitask = model.music_emotion is not None
+        with library.window_snapshot(backbone_id, chunk_tracks=SNAPSHOT_CHUNK_TRACKS) as snap:
+            total = snap.windows
+            embeddings = np.empty((total, model.config.embed_dim), dtype=np.float32)
+            logits = np.empty((total, model.config.num_emotions), dtype=np.float32) if multitask else None
+            starts = np.empty(total, dtype=np.float32)
+            ends = np.empty(total, dtype=np.float32)
+            filled = 0
+            for chunk in snap.chunks:
+                check(cancel)
+                stop = filled + len(chunk)
+                starts[filled:stop], ends[filled:stop] = chunk.starts, chunk.ends
+                cls._embed_chunk(model, chunk, device, embeddings[filled:stop], None if logits is None else logits[filled:stop])
+                filled = stop
+                report(progress, filled, total, "embedding library windows")
+        offsets = np.zeros(len(snap.tracks), dtype=np.int64)
+        np.cumsum(snap.tracks.counts[:-1], out=offsets[1:])
+        return cls(snap.generation, snap.tracks, offsets, starts, ends, embeddings, logits, _haystacks(snap.tracks))
+
+    @staticmethod
+    def _embed_chunk(model, chunk: WindowMatrix, device, out_embeddings, out_logits) -> None:
+        for lo in range(0, len(chunk), EMBED_BATCH_WINDOWS):
+            hi = min(lo + EMBED_BATCH_WINDOWS, len(chunk))
+            out = model.embed_music(torch.from_numpy(chunk.features[lo:hi]).to(device))
+            out_embeddings[lo:hi] = out.embedding.float().cpu().numpy()
+            if out_logits is not None:
+                out_logits[lo:hi] = out.emotion_logits.float().cpu().numpy()
+
+    def track_scores(self, scores: np.ndarray) -> np.ndarray:
+        """Per track, its best window's score (a segment max over each track's run of windows)."""
+        return np.maximum.reduceat(scores, self.offsets)
+
+    def best_windows(self, scores: np.ndarray, track_scores: np.ndarray, which: np.ndarray | None = None) -> np.ndarray:
+        """Index of each track's best window (the first reaching its score), for every track or ``which``.
+
+        For a few tracks (a top-N) a per-track argmax over their own windows is cheapest; for many, one
+        vectorised pass finds the first window equal to its track's maximum.
+        """
+        if which is not None and len(which) <= _FEW_TRACKS:
+            runs = zip(self.offsets[which], self.tracks.counts[which])
+            return np.array([o + int(np.argmax(scores[o : o + c])) for o, c in runs], dtype=np.int64)
+        hits = np.flatnonzero(scores == np.repeat(track_scores, self.tracks.counts))
+        owner = np.searchsorted(self.offsets, hits, side="right") - 1
+        first = np.ones(len(hits), dtype=bool)
+        first[1:] = owner[1:] != owner[:-1]
+        best = hits[first]
+        return best if which is None else best[which]
+
+
+def _haystacks(tracks: TrackTable) -> list[str]:
+    """Per track, the text a text filter searches, case-folded once (fields joined by a newline)."""
+    fields = zip(tracks.titles, tracks.artists, tracks.albums, tracks.paths)
+    return ["\n".join(str(f) for f in row if f is not None).casefold() for row in fields]
+
+
+class _CacheStore:
+    """Process-wide LRU of :class:`EmbeddingCache` keyed by (database, model id, backbone id).
+
+    Shared across threads (the arrays are read-only once built); the lock serialises builds so two
+    workers do not embed the same library twice.
+    """
+
+    def __init__(self, entries: int = CACHE_ENTRIES) -> None:
+        self._entries = entries
+        self._items: collections.OrderedDict[tuple, EmbeddingCache] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, library: Library, model: RetrievalModel, model_id: str, backbone_id: str, *,
+            progress: ProgressCallback | None, cancel: CancelToken | None) -> EmbeddingCache:
+        key = (str(library.path.resolve()), model_id, backbone_id)
+        generation = library.generation()
+        with self._lock:
+            cached = self._items.get(key)
+            if cached is None or cached.generation != generation:
+                self._items.pop(key, None)  # free the stale arrays before building the new ones
+                cached = EmbeddingCache.build(library, model, backbone_id, progress=progress, cancel=cancel)
+            self._items[key] = cached
+            self._items.move_to_end(key)
+            while len(self._items) > self._entries:
+                self._items.popitem(last=False)
+            return cached
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_CACHES = _CacheStore()
+
+
+# ------------------------------------------------------------------------------------------ the ranking
+@dataclasses.dataclass(frozen=True)
+class RankFilter:
+    """Which tracks may be suggested. ``None`` fields do not filter.
+
+    ``emotions``: the track's predicted emotion (on its best section) is one of these; ``min_duration``:
+    the track lasts at least this many seconds (e.g. the video's length); ``text``: case-insensitive
+    substring of title, artist, album or path.
+    """
+
+    emotions: frozenset[Emotion] | None = None
+    min_duration: float | None = None
+    text: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.emotions is not None:
+            object.__setattr__(self, "emotions", frozenset(Emotion.parse(e) for e in self.emotions))
+
+
+def check_filter(model: RetrievalModel, filters: RankFilter) -> None:
+    """Raise :class:`RankingError` if ``model`` cannot serve ``filters`` (an emotion filter needs emotion heads)."""
+    if filters.emotions is not None and model.music_emotion is None:
+        raise RankingError("this retrieval model has no emotion heads (single-task): cannot filter by emotion")
+
+
+@dataclasses.dataclass(frozen=True)
+class Suggestion:
+    """One ranked track. ``score`` is the cosine of its best window; that window is the best section."""
+
+    rank: int
+    track_id: int
+    path: Path
+    title: str | None
+    artist: str | None
+    album: str | None
+    duration: float | None
+    score: float
+    best_start: float
+    best_end: float
+    emotion_probs: np.ndarray | None
+    emotion: Emotion | None
+
+
+
+
+class Ranker:
+    """Ranks a library's tracks for video queries with one retrieval model.
+
+    ``model_id`` names the model's weights (e.g. its card's ``weights_sha256``): the embedding cache is
+    kept per (library, model_id, backbone). ``backbone_id`` selects the stored features to use (default
+    the official VGGish); tracks indexed with another backbone are not ranked until re-indexed.
+    Nothing is computed until :meth:`prepare` or the first :meth:`rank`.
+    """
+
+    def __init__(self, library: Library, model: RetrievalModel, model_id: str, *,
+                 backbone_id: str = MUSIC_BACKBONE) -> None:
+        self.library = library
+        self.model = model
+        self.model_id = model_id
+        self.backbone_id = backbone_id
+
+    def prepare(self, *, progress: ProgressCallback | None = None,
+                cancel: CancelToken | None = None) -> EmbeddingCache:
+        """Build (or reuse) the music-embedding cache for the library's current state."""
+        return _CACHES.get(self.library, self.model, self.model_id, self.backbone_id, progress=progress, cancel=cancel)
+
+    def rank(self, query: VideoQuery, *, top: int | None = None, filters: RankFilter = RankFilter()) -> list[Suggestion]:
+        """The tracks best matching ``query``, best first (all that pass ``filters`` when ``top`` is None)."""
+        if top is not None and top < 0:
+            raise ValueError(f"top must be >= 0, not {top}")
+        check_filter(self.model, filters)
+        cache = self.prepare()
+        if len(cache.tracks) == 0:
+            return []
+        scores = cache.embeddings @ np.asarray(query.embedding, dtype=np.float32)
+        track_scores = cache.track_scores(scores)
+        every_best = None
+        if filters.emotions is not None:  # the filter needs every track's best section first
+            every_best = cache.best_windows(scores, track_scores)
+        candidates = np.flatnonzero(self._mask(cache, filters, every_best))
+        order = _best_first(candidates, track_scores[candidates], top)
+        best = every_best[order] if every_best is not None else cache.best_windows(scores, track_scores, order)
+        return self._suggestions(cache, order, track_scores[order], best)
+
+    @staticmethod
+    def _mask(cache: EmbeddingCache, filters: RankFilter, best: np.ndarray | None) -> np.ndarray:
+        tracks = cache.tracks
+        keep = np.ones(len(tracks), dtype=bool)
+        if filters.min_duration is not None:
+            keep &= tracks.durations >= filters.min_duration
+        if filters.text:
+            needle = filters.text.casefold()
+            keep &= np.fromiter((needle in h for h in cache.haystacks), dtype=bool, count=len(tracks))
+        if filters.emotions is not None:
+            keep &= np.isin(cache.emotion_logits[best].argmax(axis=1), [int(e) for e in filters.emotions])
+        return keep
+
+    @staticmethod
+    def _suggestions(cache: EmbeddingCache, order: np.ndarray, scores: np.ndarray, windows: np.ndarray) -> list[Suggestion]:
+        tracks = cache.tracks
+        probs = None if cache.emotion_logits is None else _softmax(cache.emotion_logits[windows])
+        emotions = [None] * len(order) if probs is None else [Emotion(int(k)) for k in probs.argmax(axis=1)]
+        return [
+            Suggestion(
+                rank=n + 1,
+                track_id=int(tracks.ids[i]),
+                path=tracks.paths[i],
+                title=tracks.titles[i],
+                artist=tracks.artists[i],
+                album=tracks.albums[i],
+                duration=float(tracks.durations[i]),
+                score=float(scores[n]),
+                best_start=round(float(cache.starts[windows[n]]), 3),
+                best_end=round(float(cache.ends[windows[n]]), 3),
+                emotion_probs=None if probs is None else probs[n],
+                emotion=emotions[n],
+            )
+            for n, i in enumerate(order)
+        ]
+
+
+def _best_first(candidates: np.ndarray, scores: np.ndarray, top: int | None) -> np.ndarray:
+    """``candidates`` by descending score (ties: lower index first), cut to ``top``.
+
+    With a ``top``, an O(T) partition finds the cut score first so only the leaders (and ties at the cut)
+    are sorted.
+    """
+    if top is not None and 0 < top < len(candidates):
+        cut = np.partition(-scores, top - 1)[top - 1]
+        leaders = -scores <= cut
+        candidates, scores = candidates[leaders], scores[leaders]
+    return candidates[np.lexsort((candidates, -scores))][:top]
+
+
+def clear_caches() -> None:
+    """Drop every cached embedding matrix (frees memory; the next ranking rebuilds)."""
+    _CACHES.clear()

@@ -1,0 +1,306 @@
+"""The ``emomv-desktop`` command line: dispatch, output formats, and error exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from emomv_desktop import cli
+from emomv_desktop.engine.jobs import Progress
+from emomv_desktop.engine.library import IndexProgress, Library
+from emomv_desktop.engine.protocol import MUSIC_BACKBONE
+
+from .engine.test_library import make_features
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(argv, capsys):
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    path = tmp_path / "library.sqlite3"
+    monkeypatch.setenv("EMOMV_LIBRARY_DB", str(path))
+    return path
+
+
+def assert_one_line_error(code, err, *fragments):
+    assert code == cli.EXIT_ERROR
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("emomv-desktop: error: "), err
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+# ------------------------------------------------------------------------------------------- dispatch
+@pytest.fixture
+def fake_gui(monkeypatch):
+    """Stands in for ``emomv_desktop.app`` (the GUI's module) to observe what the CLI hands it."""
+    calls = []
+    module = types.ModuleType("emomv_desktop.app")
+    module.run_gui = lambda video=None: calls.append(video) or 7
+    monkeypatch.setitem(sys.modules, "emomv_desktop.app", module)
+    return calls
+
+
+@pytest.mark.parametrize("argv, video", [([], None), (["clip.mp4"], "clip.mp4"), (["--debug", "my cut.mov"], "my cut.mov")])
+def test_no_command_or_a_video_opens_the_gui(fake_gui, argv, video, capsys):
+    assert cli.main(argv) == 7
+    assert fake_gui == [video]
+
+
+def test_commands_do_not_open_the_gui(fake_gui, db, capsys):
+    code, out, _ = run(["library", "status"], capsys)
+    assert code == 0 and fake_gui == [] and "tracks: 0" in out
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["suggest"])
+    assert exc.value.code == 2
+
+
+def test_python_dash_m_and_no_qt_for_headless_commands(tmp_path):
+    env = {"EMOMV_LIBRARY_DB": str(tmp_path / "lib.sqlite3"), "PYTHONPATH": str(PROJECT_ROOT), "PATH": "/usr/bin:/bin"}
+    help_run = subprocess.run([sys.executable, "-m", "emomv_desktop", "--help"], capture_output=True, text=True,
+                              env=env, cwd=tmp_path)
+    assert help_run.returncode == 0 and "suggest" in help_run.stdout
+    probe = (
+        "import sys; from emomv_desktop.cli import main; code = main(['library', 'status', '--json']); "
+        "assert code == 0; assert not [m for m in sys.modules if m.startswith('PySide6')], 'Qt imported'"
+    )
+    status = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["format"] == cli.STATUS_FORMAT
+
+
+# ------------------------------------------------------------------------------------------- errors
+def test_suggest_missing_video(db, tmp_path, capsys):
+    code, _, err = run(["suggest", tmp_path / "nope.mp4"], capsys)
+    assert_one_line_error(code, err, "nope.mp4", "video file not found")
+
+
+def test_suggest_with_an_empty_library(db, tmp_path, capsys):
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"\0")
+    code, _, err = run(["suggest", video], capsys)
+    assert_one_line_error(code, err, "no indexed tracks", "emomv-desktop index DIR")
+
+
+def test_index_errors(db, tmp_path, capsys):
+    code, _, err = run(["index", tmp_path / "missing"], capsys)
+    assert_one_line_error(code, err, "missing", "not a folder")
+    code, _, err = run(["index"], capsys)
+    assert_one_line_error(code, err, "no folders yet")
+
+
+def test_debug_shows_the_traceback(db, tmp_path, capsys):
+    code, _, err = run(["--debug", "suggest", tmp_path / "nope.mp4"], capsys)
+    assert code == 1 and "Traceback (most recent call last)" in err and err.strip().endswith("video file not found")
+    code, _, err = run(["suggest", tmp_path / "nope.mp4", "--debug"], capsys)  # after the command too
+    assert code == 1 and "Traceback" in err
+
+
+def test_broken_library_database_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.sqlite3"
+    bad.write_bytes(b"garbage" * 1000)
+    code, _, err = run(["--library", bad, "library", "status"], capsys)
+    assert_one_line_error(code, err, str(bad))
+
+
+def test_library_remove_unknown_folder(db, tmp_path, capsys):
+    code, _, err = run(["library", "remove", tmp_path], capsys)
+    assert_one_line_error(code, err, "is not a library folder")
+
+
+def test_models_import_needs_a_known_name_or_key(tmp_path, capsys):
+    file = tmp_path / "weights.bin"
+    file.write_bytes(b"\0" * 64)
+    code, _, err = run(["models", "import", file], capsys)
+    assert_one_line_error(code, err, "weights.bin", "--key")
+
+
+# -------------------------------------------------------------------------------------------- output
+def test_library_status_lists_folders_counts_and_failures(db, tmp_path, capsys):
+    with Library(db) as lib:
+        folder = lib.add_folder(tmp_path)
+        path = folder / "ok.wav"
+        lib.store_features(path, make_features(path, 40), MUSIC_BACKBONE, size=1, mtime_ns=1, folder=folder)
+        lib.store_failure(folder / "bad.mp3", "not an audio file", MUSIC_BACKBONE, size=1, mtime_ns=1, folder=folder)
+    code, out, _ = run(["library", "status", "--json"], capsys)
+    status = json.loads(out)
+    assert code == 0
+    assert (status["tracks"], status["indexed"], status["failed"], status["windows"]) == (2, 1, 1, 3)
+    assert status["folders"] == [str(tmp_path.resolve())]
+    assert status["failures"] == [{"path": str(folder / "bad.mp3"), "error": "not an audio file"}]
+    code, out, _ = run(["library", "status"], capsys)
+    assert "2 (1 indexed, 1 failed)" in out and "bad.mp3: not an audio file" in out
+
+
+@pytest.mark.parametrize("seconds, text", [(0, "00:00"), (75.4, "01:15"), (599.6, "10:00"), (3723, "1:02:03"),
+                                           (None, "--:--")])
+def test_format_time(seconds, text):
+    assert cli.format_time(seconds) == text
+
+
+def test_progress_bar_draws_on_a_terminal_only():
+    stream = io.StringIO()
+    bar = cli.ProgressBar(stream, enabled=True, hz=1e9)
+    bar(IndexProgress(3, 12, "/music/a.flac", tracks_per_minute=42.0))
+    assert "[#######" in stream.getvalue() and "3/12" in stream.getvalue() and "42.0 tracks/min" in stream.getvalue()
+    bar.close()
+    assert stream.getvalue().endswith("\r\x1b[K")
+    silent = io.StringIO()
+    cli.ProgressBar(silent)(Progress(1, 2, "x"))  # StringIO is not a terminal
+    assert silent.getvalue() == ""
+
+
+# ------------------------------------------------------------ end to end with the real (random-init) networks
+import torch  # noqa: E402
+
+from emomv_desktop.engine import backbones, pipeline  # noqa: E402
+from emomv_desktop.engine.model import ModelConfig, RetrievalModel, save_model  # noqa: E402
+
+from . import media_factory  # noqa: E402
+
+CLIPS = 1  # one SlowFast clip per window: the tests check structure, not quality
+
+
+@pytest.fixture(scope="module")
+def networks():
+    """The real SlowFast and VGGish architectures with random weights, built once for the module."""
+    return backbones.load_extractors("cpu", allow_random=True, clips_per_window=CLIPS)
+
+
+def use_random_networks(patch: pytest.MonkeyPatch, networks) -> None:
+    """The CLI's loaders hand out the random-init networks (the pretrained files cannot be downloaded here;
+    the app itself never allows this). Checks that ``--clips`` reaches the loader."""
+
+    def load_extractors(device, *, allow_random=False, clips_per_window=backbones.DEFAULT_CLIPS_PER_WINDOW):
+        assert clips_per_window == CLIPS, "suggest --clips was not passed to the loader"
+        return networks
+
+    patch.setattr(pipeline, "load_extractors", load_extractors)
+    patch.setattr(pipeline, "load_vggish", lambda device, **kwargs: networks[1])
+
+
+@pytest.fixture
+def random_backbones(networks, monkeypatch):
+    use_random_networks(monkeypatch, networks)
+
+
+def save_random_model(path: Path, *, multitask: bool = True) -> Path:
+    torch.manual_seed(0)
+    save_model(path, RetrievalModel(ModelConfig(multitask=multitask)).eval(), {"note": "random init, for tests"})
+    return path
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory, networks):
+    """A library of five tracks (several formats, 4-36 s, tagged) and a broken file, indexed through the CLI."""
+    folder = tmp_path_factory.mktemp("cli-media")
+    music = folder / "music"
+    music.mkdir()
+    for i, fmt in enumerate(("wav", "flac", "ogg", "mp3", "m4a")):
+        media_factory.write_audio(music / f"song{i}.{fmt}", fmt, seconds=4.0 + 8 * i, seed=i,
+                                  tags={"title": f"Song {i}", "artist": "CLI Band"})
+    (music / "broken.mp3").write_text("not music")
+    video = media_factory.write_video(folder / "cut.mp4", seconds=6.0)
+    db = folder / "library.sqlite3"
+    with pytest.MonkeyPatch.context() as patch:
+        use_random_networks(patch, networks)
+        first = captured_run(["--library", db, "index", music, "--device", "cpu"])
+    return db, music, video, first
+
+
+def captured_run(argv):
+    """``cli.main`` with stdout/stderr captured (for module-scoped fixtures, where capsys is unavailable)."""
+    import contextlib
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main([str(a) for a in argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+def suggest(indexed, capsys, *args):
+    db, _, video, _ = indexed
+    return run(["--library", db, "suggest", video, "--clips", CLIPS, "--device", "cpu", *args], capsys)
+
+
+@pytest.fixture
+def model_file(tmp_path, monkeypatch):
+    path = save_random_model(tmp_path / "model.pt")
+    monkeypatch.setenv("EMOMV_MODEL", str(path))
+    return path
+
+
+def test_index_summary_and_rescan(indexed, random_backbones, capsys):
+    db, music, _, (code, out, err) = indexed
+    assert code == 0, err
+    assert "indexed 5, unchanged 0, failed 1, removed 0" in out and "error: " in out and "broken.mp3" in out
+    code, out, _ = run(["--library", db, "index", "--device", "cpu"], capsys)  # every known folder; nothing new
+    assert code == 0 and "indexed 0, unchanged 6, failed 0, removed 0" in out
+
+
+def test_suggest_json(indexed, random_backbones, model_file, capsys):
+    code, out, err = suggest(indexed, capsys, "--top", "3", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert (result["format"], result["version"]) == (cli.SUGGESTIONS_FORMAT, cli.SUGGESTIONS_VERSION)
+    assert result["video"]["duration"] == pytest.approx(6.0, abs=0.1)
+    assert set(result["video"]["emotion_probs"]) == set(cli.EMOTION_LABELS)
+    assert result["model"] == {"path": str(model_file), "id": result["model"]["id"], "multitask": True}
+    assert result["filters"] == {"emotions": None, "min_duration": None, "text": None}
+    ranked = result["suggestions"]
+    assert [s["rank"] for s in ranked] == [1, 2, 3]
+    assert [s["score"] for s in ranked] == sorted((s["score"] for s in ranked), reverse=True)
+    for s in ranked:
+        assert 0 <= s["best_section"]["start"] < s["best_section"]["end"] <= s["duration"] + 1e-3
+        assert s["emotion"] == max(s["emotion_probs"], key=s["emotion_probs"].get)
+        assert s["artist"] == "CLI Band" and Path(s["path"]).parent == indexed[1]
+
+
+def test_suggest_text_output_with_filters(indexed, random_backbones, model_file, capsys):
+    code, out, _ = suggest(indexed, capsys, "--min-duration", "video", "--text", "SONG")
+    lines = out.strip().splitlines()
+    assert code == 0 and "cut.mp4" in lines[0] and "video emotion:" in lines[0]
+    titles = [line.split("CLI Band - ")[1].split("  ")[0] for line in lines[2:]]
+    assert sorted(titles) == ["Song 1", "Song 2", "Song 3", "Song 4"]  # Song 0 (4 s) is shorter than the video
+    best_section = lines[2].split()[2]
+    assert len(best_section.split("-")) == 2 and ":" in best_section  # mm:ss-mm:ss
+
+
+def test_suggest_model_errors_and_single_task(indexed, random_backbones, tmp_path, monkeypatch, capsys):
+    code, _, err = suggest(indexed, capsys, "--emotion", "grumpy")
+    assert_one_line_error(code, err, "grumpy")
+    monkeypatch.setenv("EMOMV_MODEL", str(tmp_path / "absent.pt"))
+    code, _, err = suggest(indexed, capsys)
+    assert_one_line_error(code, err, "absent.pt", "emomv-train fit", "EMOMV_MODEL")
+    monkeypatch.setenv("EMOMV_MODEL", str(save_random_model(tmp_path / "single.pt", multitask=False)))
+    code, _, err = suggest(indexed, capsys, "--emotion", "sad")
+    assert_one_line_error(code, err, "single-task")
+    code, out, _ = suggest(indexed, capsys, "--json")
+    result = json.loads(out)
+    assert code == 0 and result["video"]["emotion"] is None and result["video"]["emotion_probs"] is None
+    assert result["suggestions"] and all(s["emotion"] is None for s in result["suggestions"])
+
+
+def test_models_status_and_missing_weights(db, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("EMOMV_MODEL", str(save_random_model(tmp_path / "model.pt")))
+    code, out, _ = run(["models", "status"], capsys)
+    assert code == 0
+    assert "slowfast_r50: missing" in out and "vggish: missing" in out
+    assert "retrieval model: present" in out and "multi-task" in out
+    code, _, err = run(["index", tmp_path], capsys)  # no pretrained VGGish: a clear error, never random weights
+    assert_one_line_error(code, err, "vggish", "emomv-desktop models download")
