@@ -24,6 +24,7 @@ import numpy as np
 from .emotions import Emotion
 from .errors import DecodeError, PathError
 from .jobs import CancelToken, ProgressCallback, check, report
+from .library import display_path
 
 if TYPE_CHECKING:
     import av
@@ -32,7 +33,8 @@ if TYPE_CHECKING:
 
 # ----------------------------------------------------------------------------------- result lists
 
-RESULTS_FORMAT = "emomv-desktop-suggestions"
+# The same document as ``emomv-desktop suggest --json`` (format and version shared with the CLI).
+RESULTS_FORMAT = "emomv-desktop/suggestions"
 RESULTS_VERSION = 1
 CSV_FIELDS: tuple[str, ...] = (
     "rank",
@@ -49,34 +51,54 @@ CSV_FIELDS: tuple[str, ...] = (
 )
 
 
-def _probabilities(probs: Iterable[float]) -> dict[str, float]:
-    return {e.label: round(float(p), 6) for e, p in zip(Emotion, probs)}
+def _probabilities(probs: Iterable[float] | None) -> dict[str, float] | None:
+    return None if probs is None else {e.label: round(float(p), 6) for e, p in zip(Emotion, probs)}
+
+
+def _label(emotion: Emotion | int | None) -> str | None:
+    return None if emotion is None else Emotion(int(emotion)).label
+
+
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 3)
 
 
 def suggestion_record(s: "Suggestion") -> dict[str, Any]:
     """One suggestion as plain JSON-able data (paths as text, emotions by label)."""
     return {
         "rank": int(s.rank),
-        "title": s.title or "",
-        "artist": s.artist or "",
-        "album": s.album or "",
-        "path": str(s.path),
+        "path": display_path(s.path),
+        "title": s.title,
+        "artist": s.artist,
+        "album": s.album,
+        "duration": _seconds(s.duration),
         "score": round(float(s.score), 6),
-        "best_start": round(float(s.best_start), 3),
-        "best_end": round(float(s.best_end), 3),
-        "duration": None if s.duration is None else round(float(s.duration), 3),
-        "emotion": Emotion(s.emotion).label,
+        "best_section": {"start": _seconds(s.best_start), "end": _seconds(s.best_end)},
+        "emotion": _label(s.emotion),
         "emotion_probs": _probabilities(s.emotion_probs),
     }
 
 
 def video_record(query: "VideoQuery") -> dict[str, Any]:
-    probs = np.asarray(query.emotion_probs, dtype=float)
+    probs = query.emotion_probs
     return {
-        "path": str(query.path),
-        "duration": round(float(query.duration), 3),
-        "emotion": Emotion(int(probs.argmax())).label,
+        "path": display_path(query.path) if query.path is not None else None,
+        "duration": _seconds(query.duration),
+        "emotion": None if probs is None else Emotion(int(np.argmax(probs))).label,
         "emotion_probs": _probabilities(probs),
+    }
+
+
+def results_document(
+    suggestions: Sequence["Suggestion"], query: "VideoQuery | None" = None, **extra: Any
+) -> dict[str, Any]:
+    """``{"format", "version", "video", ..extra.., "suggestions": [...]}``: what :func:`write_results_json` writes."""
+    return {
+        "format": RESULTS_FORMAT,
+        "version": RESULTS_VERSION,
+        "video": video_record(query) if query is not None else None,
+        **extra,
+        "suggestions": [suggestion_record(s) for s in suggestions],
     }
 
 
@@ -95,14 +117,11 @@ def _write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
-def write_results_json(path: Path | str, suggestions: Sequence["Suggestion"], query: "VideoQuery | None" = None) -> Path:
-    """``{"format", "version", "video", "suggestions": [...]}`` in UTF-8."""
-    document = {
-        "format": RESULTS_FORMAT,
-        "version": RESULTS_VERSION,
-        "video": video_record(query) if query is not None else None,
-        "suggestions": [suggestion_record(s) for s in suggestions],
-    }
+def write_results_json(
+    path: Path | str, suggestions: Sequence["Suggestion"], query: "VideoQuery | None" = None, **extra: Any
+) -> Path:
+    """The :func:`results_document` as UTF-8 JSON (``extra``: e.g. the filters applied, the model used)."""
+    document = results_document(suggestions, query, **extra)
 
     def write(tmp: Path) -> None:
         tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -119,7 +138,9 @@ def write_results_csv(path: Path | str, suggestions: Sequence["Suggestion"]) -> 
             writer.writeheader()
             for s in suggestions:
                 record = suggestion_record(s)
-                probs = record.pop("emotion_probs")
+                section = record.pop("best_section")
+                probs = record.pop("emotion_probs") or {}
+                record.update(best_start=section["start"], best_end=section["end"])
                 record.update({f"p_{label}": p for label, p in probs.items()})
                 writer.writerow(record)
 

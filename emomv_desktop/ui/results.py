@@ -157,6 +157,8 @@ class ResultsModel(QAbstractTableModel):
 
     # ---- cell contents
     def _emotion_text(self, s: "Suggestion") -> str:
+        if s.emotion is None:
+            return "–"  # a single-task model predicts no emotions
         emotion = Emotion(s.emotion)
         mark = f" {MATCH_MARK}" if emotion == self._video_emotion else ""
         return f"{emotion.label}{mark}"
@@ -187,6 +189,8 @@ class ResultsModel(QAbstractTableModel):
 
     def _tooltip(self, s: "Suggestion", column: Column) -> str:
         if column == Column.EMOTION:
+            if s.emotion_probs is None:
+                return "This model predicts no emotions"
             return "Track: " + ", ".join(
                 f"{e.label} {text.percent(float(p))}" for e, p in zip(Emotion, s.emotion_probs)
             )
@@ -214,7 +218,7 @@ class ResultsFilter(QSortFilterProxyModel):
 
     def set_text(self, needle: str) -> None:
         """Case-insensitive search in title, artist, album and path."""
-        self._text = needle.strip().lower()
+        self._text = needle.strip().casefold()
         self.invalidateFilter()
 
     def suggestion(self, proxy_row: int) -> "Suggestion":
@@ -224,12 +228,12 @@ class ResultsFilter(QSortFilterProxyModel):
         s = self.sourceModel().index(source_row, 0, source_parent).data(SUGGESTION_ROLE)
         if s is None:
             return False
-        if self._emotion is not None and Emotion(s.emotion) != self._emotion:
+        if self._emotion is not None and (s.emotion is None or Emotion(s.emotion) != self._emotion):
             return False
         if self._min_duration is not None and (s.duration or 0.0) < self._min_duration:
             return False
         if self._text:
-            haystack = " ".join(str(v or "") for v in (s.title, s.artist, s.album, s.path)).lower()
+            haystack = " ".join(str(v or "") for v in (s.title, s.artist, s.album, s.path)).casefold()
             if self._text not in haystack:
                 return False
         return True

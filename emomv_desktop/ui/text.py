@@ -44,3 +44,14 @@ def file_size(num_bytes: int) -> str:
         if size < 1000:
             return f"{size:.1f} {unit}"
     return f"{size / 1000:.1f} GB"
+
+
+def remaining(seconds: float | None) -> str:
+    """A rough time left: ``"less than a minute"``, ``"about 4 min"``, ``"about 2 h 5 min"``."""
+    if seconds is None or not math.isfinite(seconds):
+        return "time left unknown"
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return "less than a minute left"
+    hours, minutes = divmod(minutes, 60)
+    return f"about {hours} h {minutes} min left" if hours else f"about {minutes} min left"

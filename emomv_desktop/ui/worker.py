@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from emomv_desktop.engine.errors import Cancelled
+from emomv_desktop.engine.errors import Cancelled, EngineError
 from emomv_desktop.engine.jobs import CancelToken, Progress
 
 JobFunction = Callable[[Callable[[Progress], None], CancelToken], Any]
@@ -196,3 +196,10 @@ class Requests:
     def invalidate(self) -> None:
         """Make every issued id stale (e.g. the user cleared the query)."""
         self.latest = next(self._ids)
+
+
+def describe_error(exc: BaseException) -> str:
+    """The message a user sees for a failed job (engine errors say it themselves; bugs say they are bugs)."""
+    if isinstance(exc, EngineError):
+        return str(exc)
+    return f"Unexpected error ({type(exc).__name__}: {exc}). Please report it."
