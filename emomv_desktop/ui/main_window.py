@@ -548,8 +548,8 @@ class MainWindow(QMainWindow):
 
     def _analysis_finished(self, analysis: Analysis) -> None:
         query = analysis.query
-        probs = [float(p) for p in query.emotion_probs]
-        self.query_panel.finish(Path(query.path), float(query.duration), probs, len(analysis.suggestions))
+        probs = None if query.emotion_probs is None else [float(p) for p in query.emotion_probs]
+        self.query_panel.finish(Path(query.path), query.duration, probs, len(analysis.suggestions))
         self.results.set_results(analysis.suggestions, self.query_panel.chart.top_emotion())
         self._filters_changed()
         self.statusBar().showMessage(f"{len(analysis.suggestions)} tracks ranked for {Path(query.path).name}", 8000)
@@ -575,7 +575,7 @@ class MainWindow(QMainWindow):
         emotion = self.emotion_filter.currentData()
         self.proxy.set_emotion(None if emotion is None else Emotion(emotion))
         query = self.analysis.analysis.query if self.analysis.analysis is not None else None
-        minimum = float(query.duration) if self.length_filter.isChecked() and query is not None else None
+        minimum = query.duration if self.length_filter.isChecked() and query is not None else None
         self.proxy.set_min_duration(minimum)
         self.proxy.set_text(self.search.text())
         self._update_count()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
+from typing import Sequence
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QWidget
@@ -82,13 +83,14 @@ class QueryPanel(QWidget):
     def set_progress(self, progress: Progress) -> None:
         self.progress.show_progress(progress)
 
-    def finish(self, path: Path, duration: float, probs, count: int) -> None:
+    def finish(self, path: Path, duration: float | None, probs: Sequence[float] | None, count: int) -> None:
         """Analysis done: ``probs`` are the video's five emotion probabilities, ``count`` tracks were ranked."""
         self.state = QueryState.DONE
         self._set_video(path, duration)
         self._show_progress(False)
         self.chart.set_probabilities(probs)
-        feels = f"Feels {self.chart.top_emotion().label}."
+        top = self.chart.top_emotion()
+        feels = f"Feels {top.label}." if top is not None else "(This model predicts no emotions.)"
         if count:
             self.message.setText(f"{feels} {count} tracks ranked, best first.")
         else:

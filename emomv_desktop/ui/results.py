@@ -207,19 +207,26 @@ class ResultsFilter(QSortFilterProxyModel):
         self._min_duration: float | None = None
         self._text = ""
 
+    def _change_filter(self, name: str, value: Any) -> None:
+        """Set one filter attribute and re-filter the rows (Qt >= 6.9 API when there, else the older one)."""
+        if hasattr(self, "beginFilterChange"):
+            self.beginFilterChange()
+            setattr(self, name, value)
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:  # PySide6 < 6.9
+            setattr(self, name, value)
+            self.invalidateFilter()
+
     def set_emotion(self, emotion: Emotion | None) -> None:
-        self._emotion = emotion
-        self.invalidateFilter()
+        self._change_filter("_emotion", emotion)
 
     def set_min_duration(self, seconds: float | None) -> None:
         """Keep only tracks at least this long (None: any length)."""
-        self._min_duration = seconds
-        self.invalidateFilter()
+        self._change_filter("_min_duration", seconds)
 
     def set_text(self, needle: str) -> None:
         """Case-insensitive search in title, artist, album and path."""
-        self._text = needle.strip().casefold()
-        self.invalidateFilter()
+        self._change_filter("_text", needle.strip().casefold())
 
     def suggestion(self, proxy_row: int) -> "Suggestion":
         return self.index(proxy_row, 0).data(SUGGESTION_ROLE)
