@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from emomv_desktop.engine import paths
+from emomv_desktop.engine.errors import WeightsError
 from emomv_desktop.engine.jobs import CancelToken, ProgressCallback
 
 if TYPE_CHECKING:
@@ -63,6 +64,22 @@ class Backends:
         from emomv_desktop.engine.library import Library
 
         return Library(self.library_path or paths.library_db())
+
+    def check_weights(self) -> None:
+        """Raise ``WeightsError`` naming every pretrained file that is missing or corrupt (and how to get it).
+
+        Both backbones are required before analysis is enabled, even though a query only runs SlowFast:
+        the library cannot be indexed without VGGish, and one message naming both files is clearer than two.
+        With ``allow_random`` only corrupt files are errors.
+        """
+        from emomv_desktop.engine import weights
+
+        statuses = [weights.weight_status(key) for key in weights.REGISTRY]
+        bad = [s for s in statuses if s.state != weights.WeightState.PRESENT]
+        if self.allow_random:
+            bad = [s for s in bad if s.state == weights.WeightState.CORRUPT]
+        if bad:
+            raise WeightsError(weights.describe_problems(bad))
 
     def video_extractor(self, device: "torch.device") -> "SlowFastExtractor":
         """SlowFast alone (the inference lane needs no VGGish); random weights only when allowed and missing."""
@@ -118,6 +135,8 @@ class InferenceSession:
         from emomv_desktop.engine.ranking import Ranker
 
         device = self.backends.resolve_device()
+        report(progress, 0, 3, "checking the pretrained backbones")
+        self.backends.check_weights()
         report(progress, 0, 3, "loading the retrieval model")
         loaded = self.backends.model(device)
         cancel.check()
