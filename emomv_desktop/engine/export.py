@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from . import media
 from .emotions import Emotion
 from .errors import DecodeError, PathError
 from .jobs import CancelToken, ProgressCallback, check, report
@@ -172,8 +173,6 @@ class PreviewReport:
 def _open_input(path: Path) -> "av.container.InputContainer":
     import av
 
-    if not path.is_file():
-        raise DecodeError(path, "file not found")
     try:
         return av.open(str(path))
     except av.FFmpegError as exc:
@@ -297,13 +296,14 @@ def _encode_video(video_in, v_in, out, make_audio: Callable[[], _AudioWriter], d
     v_out.width = v_in.codec_context.width - v_in.codec_context.width % 2
     v_out.height = v_in.codec_context.height - v_in.codec_context.height % 2
     v_out.pix_fmt = "yuv420p"
+    v_out.codec_context.time_base = v_in.time_base  # keep each frame's own time (variable frame rates too)
     audio = make_audio()
     for frame in video_in.decode(v_in):
         check(cancel)
         t = float(frame.time) if frame.time is not None else 0.0
         audio.write_until(t + AUDIO_LEAD_SECONDS)
         image = frame.reformat(width=v_out.width, height=v_out.height, format="yuv420p")
-        image.pts = None
+        image.pts, image.time_base = frame.pts, v_in.time_base
         out.mux(v_out.encode(image))
         report(progress, min(t, duration), duration, "encoding the video")
     out.mux(v_out.encode(None))
@@ -324,38 +324,43 @@ def export_preview(
     Raises :class:`DecodeError` for an unreadable input, :class:`PathError` when the output cannot be written,
     :class:`Cancelled` when ``cancel`` is set (no output file is left behind then).
     """
-    import av
-
     video, track, output = Path(video), Path(track), Path(output)
+    media.probe_video(video)  # the engine's own checks and messages for files that are no usable video/audio
+    media.probe_audio(track)
     tmp = output.with_name(f".{output.stem}.part{output.suffix}")
-    video_in = _open_input(video)
-    track_in = _open_input(track)
     try:
-        if not video_in.streams.video:
-            raise DecodeError(video, "no video stream")
-        v_in = video_in.streams.video[0]
-        duration = _stream_duration(video_in, v_in)
-        try:
-            out = av.open(str(tmp), "w", format="mp4")
-        except (av.FFmpegError, OSError) as exc:
-            raise PathError(output, f"cannot write ({exc})") from exc
-        try:
-            copied = v_in.codec_context.name in MP4_COPYABLE_CODECS
-            track_audio = _TrackAudio(track_in, start)
-            write_video = _copy_video if copied else _encode_video
-            write_video(video_in, v_in, out, lambda: _AudioWriter(out, track_audio, duration), duration, progress, cancel)
-        except av.FFmpegError as exc:
-            raise DecodeError(video, f"cannot mix with {track.name} ({exc})") from exc
-        finally:
-            out.close()
+        with _open_input(video) as video_in, _open_input(track) as track_in:
+            result = _write_preview(video_in, track_in, start, tmp, output, progress, cancel)
         tmp.replace(output)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    report(progress, result.duration, result.duration, "done")
+    return result
+
+
+def _write_preview(video_in, track_in, start: float, tmp: Path, output: Path, progress, cancel) -> PreviewReport:
+    """Mux into ``tmp``; the report names ``output`` (where the caller moves the file)."""
+    import av
+
+    video, track = Path(video_in.name), Path(track_in.name)
+    v_in = video_in.streams.video[0]
+    duration = _stream_duration(video_in, v_in)
+    try:
+        out = av.open(str(tmp), "w", format="mp4")
+    except (av.FFmpegError, OSError) as exc:
+        raise PathError(output, f"cannot write ({exc})") from exc
+    copied = v_in.codec_context.name in MP4_COPYABLE_CODECS
+    track_audio = _TrackAudio(track_in, start)
+    write_video = _copy_video if copied else _encode_video
+    try:
+        write_video(video_in, v_in, out, lambda: _AudioWriter(out, track_audio, duration), duration, progress, cancel)
+    except av.FFmpegError as exc:
+        raise DecodeError(video, f"cannot mix with {track.name} ({exc})") from exc
     finally:
-        video_in.close()
-        track_in.close()
-    report(progress, duration, duration, "done")
+        out.close()
+    if track_audio.from_track == 0:
+        raise DecodeError(track, f"no audio could be decoded from {start:.1f} s on")
     return PreviewReport(
         path=output,
         duration=duration,

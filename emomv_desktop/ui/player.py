@@ -123,6 +123,7 @@ class Player(QObject):
         video.positionChanged.connect(self._on_video_position)
         video.durationChanged.connect(lambda ms: self.durationChanged.emit(ms / 1000.0))
         video.mediaStatusChanged.connect(self._on_video_status)
+        video.playbackStateChanged.connect(self._on_video_state)
         for seekable in (self._video, self._audio):
             seekable.player.errorOccurred.connect(self._on_error)
 
@@ -248,6 +249,12 @@ class Player(QObject):
             self._audio.player.pause()
             self._set_playing(False)
         elif status == QMediaPlayer.MediaStatus.InvalidMedia:
+            self._set_playing(False)
+
+    def _on_video_state(self, state) -> None:
+        """The video stopped by itself (its end, an error): the track stops with it."""
+        if state == QMediaPlayer.PlaybackState.StoppedState and self._playing:
+            self._audio.player.pause()
             self._set_playing(False)
 
     def _on_error(self, _error, message: str) -> None:
