@@ -75,6 +75,7 @@ TEST_MODE_TEXT = "Random weights (test mode)"
 SEEK_STEP_SECONDS = 5.0
 RESULT_FILTERS = "CSV (*.csv);;JSON (*.json)"
 SHUTDOWN_WAIT_MS = 30_000
+LIBRARY_DOCK_HEIGHT = 210  # first launch: the results and the picture get the rest
 
 
 class Lanes:
@@ -411,8 +412,8 @@ class MainWindow(QMainWindow):
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1280, 800)
         state = self.settings.get_bytes(Key.WINDOW_STATE)
-        if state is not None:
-            self.restoreState(state)
+        if state is None or not self.restoreState(state):
+            self.resizeDocks([self.library_dock], [LIBRARY_DOCK_HEIGHT], Qt.Orientation.Vertical)
         splitter = self.settings.get_bytes(Key.SPLITTER)
         if splitter is not None:
             self.splitter.restoreState(splitter)

@@ -14,13 +14,11 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-import torch
+
 from emomv_desktop.ui.main_window import MainWindow
 from emomv_desktop.ui.sessions import Backends
 from tests import media_factory
-from tests.ui.helpers import PrebuiltBackends
-
-SEED = 1234
+from tests.ui.helpers import PrebuiltBackends, index_and_make_model, random_extractors
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,35 +81,18 @@ def ui_media(tmp_path_factory) -> UiMedia:
 
 @pytest.fixture(scope="session")
 def test_extractors():
-    from emomv_desktop.engine.backbones import SlowFastExtractor, VGGishExtractor
-
-    torch.manual_seed(SEED)
-    return SlowFastExtractor.build(None, "cpu", clips_per_window=1), VGGishExtractor.build(None, "cpu")
+    return random_extractors()
 
 
 @pytest.fixture(scope="session")
 def indexed_library(tmp_path_factory, ui_media, test_extractors) -> IndexedLibrary:
-    """The music indexed with random VGGish, and a random retrieval model whose music scaler fits that library.
-
-    Fitting the scaler spreads the (nearly constant) random-VGGish features, so tracks get distinct scores and
-    best sections: what a trained model gives, without its meaning.
-    """
-    from emomv_desktop.engine.library import Library
-    from emomv_desktop.engine.model import RetrievalModel, save_model
-
+    """The music indexed with random VGGish, and a random retrieval model fitted to it (see the helper)."""
     root = tmp_path_factory.mktemp("ui-library")
-    db = root / "library.sqlite3"
-    with Library(db) as library:
-        report = library.index(test_extractors[1], folders=[ui_media.music])
-        assert report.indexed == len(TRACKS) and report.failed == 1, report
-        windows = library.window_features(test_extractors[1].backbone_id)
-    torch.manual_seed(SEED)
-    model = RetrievalModel().eval()
-    model.fit_scalers(None, torch.from_numpy(windows.features))
+    db, model = root / "library.sqlite3", root / "test-model.pt"
     card = {"name": "random test model", "trained_on": "nothing (tests only)", "metrics": {"mAP": None}}
-    model_path = root / "test-model.pt"
-    save_model(model_path, model, card)
-    return IndexedLibrary(db, model_path, report.indexed)
+    report = index_and_make_model(ui_media.music, db, model, test_extractors[1], card)
+    assert report.indexed == len(TRACKS) and report.failed == 1, report
+    return IndexedLibrary(db, model, report.indexed)
 
 
 @pytest.fixture
