@@ -1,0 +1,407 @@
+"""The two pretrained feature extractors: VGGish for music, SlowFast-R50 for video.
+
+Both are built through their libraries' own constructors (``torchvggish.torchvggish._vgg`` and
+``pytorchvideo.models.hub.slowfast_r50(pretrained=False)``), never downloading anything, and loaded from a
+state dict the caller passes (see :func:`load_extractors`, which reads :mod:`engine.weights`' cache). With
+``state_dict=None`` the weights are random (tests, benchmarks) and ``.pretrained`` is False, so nothing can pass
+random features off as real ones.
+
+Preprocessing is ours, in torch: the VGGish log-mel frontend reproduces ``torchvggish.vggish_input.
+waveform_to_examples`` (tested against it) but batched and streamed; the SlowFast clip transforms reproduce
+pytorchvideo's Kinetics recipe (pytorchvideo.transforms is broken with current torchvision). Inference runs
+under ``torch.inference_mode`` in memory-bounded batches; on CUDA under fp16 autocast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import media, weights
+from .features import TrackFeatures, VideoFeatures, VideoInfo
+from .jobs import CancelToken, ProgressCallback, check, report
+from .protocol import AUDIO_SAMPLE_RATE, MUSIC_BACKBONE, MUSIC_FEATURE_DIM, VIDEO_BACKBONE, VIDEO_FEATURE_DIM
+
+__all__ = [
+    "select_device",
+    "build_vggish_module",
+    "build_slowfast_module",
+    "VGGishExtractor",
+    "SlowFastExtractor",
+    "load_extractors",
+    "EXAMPLE_SAMPLES",
+    "EXAMPLE_HOP_SAMPLES",
+]
+
+
+def select_device(prefer: str | None = None) -> torch.device:
+    """The device to run the backbones on: CUDA when available unless ``prefer`` names one ("cpu", "cuda:1")."""
+    if prefer:
+        return torch.device(prefer)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """fp16 autocast on CUDA (about 2x faster, features within ~1e-3 relative); nothing on CPU (fp32)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.float16)
+    return contextlib.nullcontext()
+
+
+# ================================================================================================== VGGish
+# The frontend's geometry (torchvggish.vggish_params): 25 ms periodic-Hann windows every 10 ms, |rfft(512)|,
+# 64 HTK mel bands 125-7500 Hz, log(mel + 0.01), non-overlapping 96-frame examples.
+STFT_WINDOW = 400
+STFT_HOP = 160
+FFT_LENGTH = 512
+MEL_BANDS = 64
+MEL_LOW_HZ = 125.0
+MEL_HIGH_HZ = 7500.0
+LOG_OFFSET = 0.01
+EXAMPLE_FRAMES = 96
+EXAMPLE_SAMPLES = (EXAMPLE_FRAMES - 1) * STFT_HOP + STFT_WINDOW  # 15600 samples feed one example
+EXAMPLE_HOP_SAMPLES = EXAMPLE_FRAMES * STFT_HOP  # 15360 samples = 0.96 s between examples
+
+DEFAULT_VGGISH_BATCH = 64
+"""Examples per forward pass: ~0.45 GB peak on CPU (a 249-example batch peaks ~1.6 GB) at full speed."""
+
+
+def build_vggish_module() -> nn.Module:
+    """The VGGish architecture (torchvggish 0.2), random weights, no PCA postprocessor (EmoMV uses raw 128-d)."""
+    from torchvggish.torchvggish import _vgg
+
+    return _vgg(postprocess=False)
+
+
+def _mel_matrix() -> torch.Tensor:
+    """(257, 64) HTK mel weights, computed by torchvggish's own definition so the two frontends share it."""
+    from torchvggish import mel_features
+
+    matrix = mel_features.spectrogram_to_mel_matrix(
+        num_mel_bins=MEL_BANDS,
+        num_spectrogram_bins=FFT_LENGTH // 2 + 1,
+        audio_sample_rate=AUDIO_SAMPLE_RATE,
+        lower_edge_hertz=MEL_LOW_HZ,
+        upper_edge_hertz=MEL_HIGH_HZ,
+    )
+    return torch.from_numpy(np.asarray(matrix, dtype=np.float32))
+
+
+def _periodic_hann(length: int) -> torch.Tensor:
+    return torch.hann_window(length, periodic=True, dtype=torch.float32)
+
+
+class VGGishExtractor:
+    """VGGish features of music: 128-d per 0.96 s of mono 16 kHz audio.
+
+    Build with :meth:`build`; the constructor only stores what it is given.
+    """
+
+    backbone_id = MUSIC_BACKBONE
+
+    def __init__(self, model: nn.Module, device: torch.device, *, pretrained: bool, batch_size: int) -> None:
+        self.model = model
+        self.device = device
+        self.pretrained = pretrained
+        self.batch_size = batch_size
+        self._window = _periodic_hann(STFT_WINDOW)
+        self._mel = _mel_matrix()
+
+    @classmethod
+    def build(
+        cls,
+        state_dict: dict[str, torch.Tensor] | None,
+        device: torch.device | str,
+        *,
+        batch_size: int = DEFAULT_VGGISH_BATCH,
+    ) -> "VGGishExtractor":
+        """The network on ``device`` in eval mode; ``state_dict=None`` means random weights (``pretrained`` False)."""
+        device = torch.device(device)
+        model = build_vggish_module()
+        if state_dict is not None:
+            model.load_state_dict(state_dict, strict=True)
+        # NHWC lets oneDNN/cuDNN pick their fastest conv kernels: ~1.4x on a 2-core AVX2 CPU, same numbers.
+        model.eval().to(device, memory_format=torch.channels_last)
+        return cls(model, device, pretrained=state_dict is not None, batch_size=batch_size)
+
+    # ------------------------------------------------------------------ frontend
+    def log_mel(self, waveform: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """(N, 96, 64) float32 log-mel examples of a mono 16 kHz waveform, as ``waveform_to_examples`` makes them.
+
+        Only whole examples: N = number of complete 0.96 s steps (a tail shorter than 15 600 samples gives none).
+        """
+        audio = torch.as_tensor(np.asarray(waveform, dtype=np.float32) if not torch.is_tensor(waveform) else waveform)
+        audio = audio.to(torch.float32).reshape(-1)
+        count = example_count(audio.numel())
+        if count == 0:
+            return torch.zeros(0, EXAMPLE_FRAMES, MEL_BANDS)
+        used = audio[: (count * EXAMPLE_FRAMES - 1) * STFT_HOP + STFT_WINDOW]
+        frames = used.unfold(0, STFT_WINDOW, STFT_HOP)  # (F, 400), no centring (torch.stft would pad by 56)
+        spectrum = torch.fft.rfft(frames * self._window, n=FFT_LENGTH).abs()
+        mel = torch.log(spectrum @ self._mel + LOG_OFFSET)
+        return mel[: count * EXAMPLE_FRAMES].reshape(count, EXAMPLE_FRAMES, MEL_BANDS)
+
+    # ------------------------------------------------------------------ network
+    def embed(self, examples: torch.Tensor, *, cancel: CancelToken | None = None) -> torch.Tensor:
+        """(N, 128) float32 CPU embeddings of (N, 96, 64) log-mel examples, ``batch_size`` at a time."""
+        outputs = []
+        with torch.inference_mode(), _autocast(self.device):
+            for chunk in torch.split(examples, self.batch_size) if len(examples) else ():
+                check(cancel)
+                batch = chunk.unsqueeze(1).to(self.device, non_blocking=True, memory_format=torch.channels_last)
+                outputs.append(self.model(batch).float().cpu())
+        if not outputs:
+            return torch.zeros(0, MUSIC_FEATURE_DIM)
+        return torch.cat(outputs)
+
+    # ------------------------------------------------------------------ whole tracks
+    def track_features(
+        self,
+        path: Path | str,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> TrackFeatures:
+        """Decode ``path`` streamed and return its per-0.96 s VGGish features (no PCA).
+
+        Raises :class:`~emomv_desktop.engine.errors.DecodeError` for files that cannot be decoded and
+        :class:`~emomv_desktop.engine.errors.Cancelled` when ``cancel`` is set (checked between blocks).
+        """
+        info = media.probe_audio(path)
+        rows: list[torch.Tensor] = []
+        samples = 0
+        for examples, samples in self._stream_examples(path, cancel):
+            rows.append(self.embed(examples, cancel=cancel))
+            report(progress, samples / AUDIO_SAMPLE_RATE, info.duration or None, info.path.name)
+        features = torch.cat(rows).numpy() if rows else np.zeros((0, MUSIC_FEATURE_DIM), np.float32)
+        return TrackFeatures(np.ascontiguousarray(features, dtype=np.float32), samples / AUDIO_SAMPLE_RATE, info)
+
+    def _stream_examples(
+        self, path: Path | str, cancel: CancelToken | None
+    ) -> Iterator[tuple[torch.Tensor, int]]:
+        """Log-mel examples of the decoded stream, ``batch_size`` at a time, with the samples decoded so far.
+
+        The 240 samples an example overlaps its successor are carried over, so streaming gives exactly the
+        examples of the whole waveform.
+        """
+        pending = np.zeros(0, np.float32)
+        queued: list[torch.Tensor] = []
+        queued_count = 0
+        samples = 0
+        for block in media.iter_audio(path, sample_rate=AUDIO_SAMPLE_RATE):
+            check(cancel)
+            samples += block.size
+            pending = np.concatenate([pending, block])
+            examples = self.log_mel(pending)
+            pending = pending[len(examples) * EXAMPLE_HOP_SAMPLES :]
+            if len(examples):
+                queued.append(examples)
+                queued_count += len(examples)
+            if queued_count >= self.batch_size:
+                yield torch.cat(queued), samples
+                queued, queued_count = [], 0
+        if queued_count:
+            yield torch.cat(queued), samples
+        elif samples == 0:
+            return
+        else:
+            yield torch.zeros(0, EXAMPLE_FRAMES, MEL_BANDS), samples
+
+
+def example_count(samples: int) -> int:
+    """How many complete VGGish examples ``samples`` mono 16 kHz samples hold (as ``waveform_to_examples``)."""
+    if samples < STFT_WINDOW:
+        return 0
+    return (1 + (samples - STFT_WINDOW) // STFT_HOP) // EXAMPLE_FRAMES
+
+
+# ================================================================================================== SlowFast
+# Kinetics-400 recipe of pytorchvideo's SlowFast-R50 8x8: 32 fast frames at sampling rate 2 (of 30 fps video),
+# slow pathway = 8 of them (alpha 4), short side 256, centre crop 256, mean 0.45 / std 0.225.
+FAST_FRAMES = 32
+SLOWFAST_ALPHA = 4
+FRAME_STEP_SECONDS = 2 / 30
+"""Time between fast-pathway frames: sampling rate 2 at Kinetics' 30 fps, kept in seconds for any frame rate."""
+CLIP_SECONDS = FAST_FRAMES * FRAME_STEP_SECONDS  # 2.13 s
+SIDE = 256
+CROP = 256
+MEAN = 0.45
+STD = 0.225
+
+DEFAULT_CLIPS_PER_WINDOW = 4
+"""Clips averaged per analysis window (speed/quality setting; see docs/engine-features.md)."""
+DEFAULT_WINDOW_SECONDS = 30.0
+"""Analysis window: EmoMV's segments are 30 s (EmoMV-A/C), and the library pools music windows alike."""
+
+
+def build_slowfast_module(*, with_head: bool = False) -> nn.Module:
+    """SlowFast-R50 (pytorchvideo), random weights; without its classifier (2304-d output) unless ``with_head``."""
+    from pytorchvideo.models.hub import slowfast_r50
+
+    model = slowfast_r50(pretrained=False)
+    if not with_head:
+        model.blocks[-1].proj = nn.Identity()
+    return model
+
+
+def clip_times(start: float) -> np.ndarray:
+    """The 32 fast-pathway frame times of a clip starting at ``start`` seconds."""
+    return start + np.arange(FAST_FRAMES) * FRAME_STEP_SECONDS
+
+
+def plan_windows(duration: float, window_seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    """Analysis windows covering ``[0, duration]``: back-to-back windows of ``window_seconds``.
+
+    The last window is aligned to the end of the video, so every window has the full length (it overlaps its
+    predecessor instead of being a short remainder); a video shorter than one window is one window.
+    """
+    if duration <= window_seconds:
+        return np.array([0.0]), np.array([max(duration, 0.0)])
+    count = math.ceil(duration / window_seconds - 1e-9)
+    starts = np.minimum(np.arange(count) * window_seconds, duration - window_seconds)
+    return starts.astype(np.float64), (starts + window_seconds).astype(np.float64)
+
+
+def plan_clips(start: float, end: float, clips: int, duration: float) -> np.ndarray:
+    """Start times of ``clips`` clips spread evenly over ``[start, end]`` (centred in equal sub-spans)."""
+    span = end - start
+    centres = start + (np.arange(clips) + 0.5) * span / clips
+    latest = max(0.0, duration - CLIP_SECONDS)
+    return np.clip(centres - CLIP_SECONDS / 2, 0.0, latest)
+
+
+def preprocess_clip(frames: np.ndarray) -> torch.Tensor:
+    """(32, H, W, 3) uint8 frames with short side 256 -> (3, 32, 256, 256) normalised float (centre crop)."""
+    clip = torch.from_numpy(np.ascontiguousarray(frames))
+    height, width = clip.shape[1:3]
+    if min(height, width) != SIDE:
+        clip = _short_side_scale(clip, SIDE)
+        height, width = clip.shape[1:3]
+    top, left = (height - CROP) // 2, (width - CROP) // 2
+    clip = clip[:, top : top + CROP, left : left + CROP]
+    return ((clip.permute(3, 0, 1, 2).to(torch.float32) / 255.0) - MEAN) / STD
+
+
+def _short_side_scale(clip: torch.Tensor, side: int) -> torch.Tensor:
+    """Bilinear rescale of (T, H, W, C) uint8 so the short side is ``side`` (pytorchvideo's short_side_scale)."""
+    t, h, w, c = clip.shape
+    scale = side / min(h, w)
+    size = (max(side, int(round(h * scale))), max(side, int(round(w * scale))))
+    x = clip.permute(0, 3, 1, 2).to(torch.float32)
+    x = nn.functional.interpolate(x, size=size, mode="bilinear", align_corners=False)
+    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+
+
+def pack_pathways(fast: torch.Tensor) -> list[torch.Tensor]:
+    """[slow, fast] for (B, 3, 32, H, W): the slow pathway takes 8 evenly spaced of the 32 frames.
+
+    A fresh list every call: pytorchvideo's ``MultiPathWayWithFuse`` overwrites its input list in place.
+    """
+    index = torch.linspace(0, fast.shape[2] - 1, fast.shape[2] // SLOWFAST_ALPHA).long().to(fast.device)
+    return [fast.index_select(2, index), fast]
+
+
+class SlowFastExtractor:
+    """SlowFast-R50 features of video: 2304-d per 2.13 s clip, averaged per analysis window.
+
+    Build with :meth:`build`; the constructor only stores what it is given.
+    """
+
+    backbone_id = VIDEO_BACKBONE
+
+    def __init__(self, model: nn.Module, device: torch.device, *, pretrained: bool, clips_per_window: int) -> None:
+        if clips_per_window < 1:
+            raise ValueError("clips_per_window must be at least 1")
+        self.model = model
+        self.device = device
+        self.pretrained = pretrained
+        self.clips_per_window = clips_per_window
+
+    @classmethod
+    def build(
+        cls,
+        state_dict: dict[str, torch.Tensor] | None,
+        device: torch.device | str,
+        *,
+        clips_per_window: int = DEFAULT_CLIPS_PER_WINDOW,
+    ) -> "SlowFastExtractor":
+        """The network on ``device`` in eval mode; ``state_dict`` is the full checkpoint's (classifier included).
+
+        ``state_dict=None`` means random weights (``pretrained`` False).
+        """
+        device = torch.device(device)
+        model = build_slowfast_module(with_head=True)
+        if state_dict is not None:
+            model.load_state_dict(state_dict, strict=True)
+        model.blocks[-1].proj = nn.Identity()
+        model.eval().to(device)
+        return cls(model, device, pretrained=state_dict is not None, clips_per_window=clips_per_window)
+
+    def clip_features(self, batch: torch.Tensor) -> torch.Tensor:
+        """(B, 2304) float32 CPU features of (B, 3, 32, 256, 256) preprocessed clips (see :func:`preprocess_clip`)."""
+        with torch.inference_mode(), _autocast(self.device):
+            fast = batch.to(self.device, non_blocking=True)
+            return self.model(pack_pathways(fast)).float().cpu()
+
+    def video_features(
+        self,
+        path: Path | str,
+        *,
+        window_seconds: float = DEFAULT_WINDOW_SECONDS,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> VideoFeatures:
+        """Per-window and whole-video SlowFast features of ``path``, decoding only the frames of the sampled clips.
+
+        Each window of :func:`plan_windows` gets ``clips_per_window`` clips (:func:`plan_clips`); a window's
+        feature is the mean of its clips', the video's the mean of all clips'.
+        """
+        info = media.probe_video(path)
+        starts, ends = plan_windows(info.duration, window_seconds)
+        plan = [(w, s) for w in range(len(starts)) for s in plan_clips(starts[w], ends[w], self.clips_per_window, info.duration)]
+        clip_rows = np.array([(w, s, s + CLIP_SECONDS) for w, s in plan], dtype=np.float64)
+        features = torch.zeros(len(plan), VIDEO_FEATURE_DIM)
+        with media.VideoReader(info.path) as reader:
+            for i, (_, clip_start) in enumerate(plan):
+                check(cancel)
+                frames = reader.frames_at(clip_times(clip_start), short_side=SIDE)
+                features[i] = self.clip_features(preprocess_clip(frames).unsqueeze(0))[0]
+                report(progress, i + 1, len(plan), info.path.name)
+        window_ids = torch.from_numpy(clip_rows[:, 0].astype(np.int64))
+        window_features = torch.zeros(len(starts), VIDEO_FEATURE_DIM).index_add_(0, window_ids, features)
+        window_features /= torch.bincount(window_ids, minlength=len(starts)).clamp(min=1).unsqueeze(1).float()
+        return VideoFeatures(
+            starts=starts,
+            ends=np.minimum(ends, max(info.duration, 0.0)) if info.duration else ends,
+            window_features=window_features.numpy().astype(np.float32),
+            features=features.mean(0).numpy().astype(np.float32),
+            info=info,
+            clips=clip_rows,
+        )
+
+
+# ================================================================================================== loading
+def load_extractors(
+    device: torch.device | str,
+    *,
+    allow_random: bool = False,
+    clips_per_window: int = DEFAULT_CLIPS_PER_WINDOW,
+) -> tuple[SlowFastExtractor, VGGishExtractor]:
+    """Both extractors with the cached pretrained weights (:mod:`engine.weights`), on ``device``.
+
+    Raises :class:`WeightsError` naming every missing or corrupt weight file and how to get it. With
+    ``allow_random`` (tests and benchmarks only; the app never passes it) a *missing* file gives a random-init
+    extractor instead, and its ``.pretrained`` is False; a corrupt file is always an error.
+    """
+    device = torch.device(device)
+    states = weights.load_cached((weights.SLOWFAST, weights.VGGISH), allow_missing=allow_random)
+    slowfast = SlowFastExtractor.build(states[weights.SLOWFAST], device, clips_per_window=clips_per_window)
+    vggish = VGGishExtractor.build(states[weights.VGGISH], device)
+    return slowfast, vggish
+
