@@ -90,11 +90,14 @@ class Lanes:
     def all(self) -> tuple[WorkerLane, ...]:
         return (self.inference, self.indexing, self.io, self.transfer)
 
-    def shutdown(self) -> None:
+    def cancel_all(self) -> None:
         for lane in self.all():
             lane.cancel_all()
+
+    def shutdown(self) -> None:
+        """Wait for every lane to run what is queued (cancel first with :meth:`cancel_all`) and stop."""
         for lane in self.all():
-            if not lane.shutdown(SHUTDOWN_WAIT_MS):
+            if not lane.shutdown(SHUTDOWN_WAIT_MS, cancel=False):
                 _log.warning("worker lane %s did not stop in time", lane.name)
 
 
@@ -402,6 +405,7 @@ class MainWindow(QMainWindow):
             self._closed = True
             self._save_settings()
             self.player.stop()
+            self.lanes.cancel_all()
             self.lanes.inference.submit(Job(self.inference.close, name="close library"))
             self.lanes.io.submit(Job(self.library_reader.close, name="close library"))
             self.lanes.shutdown()

@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from emomv_desktop.engine.errors import Cancelled, EngineError
 from emomv_desktop.engine.jobs import CancelToken, Progress
@@ -120,9 +120,12 @@ class _LaneThread(QThread):
 class WorkerLane(QObject):
     """A named background thread that runs submitted jobs one at a time, in order.
 
-    The thread starts on the first :meth:`submit` (constructing a lane starts nothing). The lane keeps a
-    reference to each job until its ``finished`` signal has been delivered, so queued signals always
-    reach their receivers.
+    The thread starts on the first :meth:`submit` (constructing a lane starts nothing). A submitted job
+    starts no earlier than the next turn of the GUI event loop, so the caller may still connect to its
+    signals after ``submit`` returns without missing any (a fast job could otherwise finish before the
+    connection exists, and Qt delivers a queued signal only to the receivers connected when it was
+    emitted). The lane keeps a reference to each job until its ``finished`` signal has been delivered, so
+    queued signals always reach their receivers.
     """
 
     idle_changed = Signal(bool)
@@ -133,6 +136,7 @@ class WorkerLane(QObject):
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._thread: _LaneThread | None = None
         self._pending: list[Job] = []
+        self._unposted: list[Job] = []  # submitted, handed to the thread at the next event-loop turn
 
     def submit(self, job: Job) -> Job:
         """Queue ``job``; it runs after the jobs submitted before it."""
@@ -142,10 +146,15 @@ class WorkerLane(QObject):
         was_idle = not self._pending
         self._pending.append(job)
         job.finished.connect(lambda _id, j=job: self._forget(j))
-        self._queue.put(job)
+        self._unposted.append(job)
+        QTimer.singleShot(0, self, self._post)
         if was_idle:
             self.idle_changed.emit(False)
         return job
+
+    def _post(self) -> None:
+        while self._unposted:
+            self._queue.put(self._unposted.pop(0))
 
     def _forget(self, job: Job) -> None:
         if job in self._pending:
@@ -165,11 +174,17 @@ class WorkerLane(QObject):
         for job in self._pending:
             job.cancel()
 
-    def shutdown(self, timeout_ms: int = 30_000) -> bool:
-        """Cancel every job, stop the thread and wait for it; True when it stopped in time."""
-        self.cancel_all()
+    def shutdown(self, timeout_ms: int = 30_000, *, cancel: bool = True) -> bool:
+        """Stop the thread after the queued jobs and wait for it; True when it stopped in time.
+
+        With ``cancel`` every queued job is cancelled first (it only reports so); without, cleanup jobs
+        submitted just before still run.
+        """
+        if cancel:
+            self.cancel_all()
         if self._thread is None:
             return True
+        self._post()
         self._queue.put(None)
         stopped = self._thread.wait(timeout_ms)
         self._thread = None

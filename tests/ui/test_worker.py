@@ -73,7 +73,7 @@ def test_cancel_stops_a_running_job_cooperatively(qtbot, lane):
     job = Job(loop)
     events = _record(job)
     lane.submit(job)
-    assert running.wait(10)
+    qtbot.waitUntil(running.is_set, timeout=10_000)
     with qtbot.waitSignal(job.finished, timeout=10_000):
         job.cancel()
     assert isinstance(events[1][2], Cancelled)
@@ -167,8 +167,30 @@ def test_shutdown_cancels_what_is_queued_and_stops_the_thread(qtbot):
         cancel.check()
 
     first, second = Job(slow), Job(slow)
+    events = _record(second)
     lane.submit(first)
     lane.submit(second)
-    assert started.wait(10)
+    qtbot.waitUntil(started.is_set, timeout=10_000)
     assert lane.shutdown(10_000)
     assert first.cancelled and second.cancelled
+    qtbot.waitUntil(lambda: bool(events) and events[-1][0] == "finished")
+    assert [e[0] for e in events] == ["started", "errored", "finished"]  # reported, never run
+
+
+def test_shutdown_without_cancel_still_runs_queued_cleanup(qtbot):
+    lane = WorkerLane("cleanup")
+    closed = threading.Event()
+    lane.submit(Job(lambda progress, cancel: None))
+    lane.submit(Job(lambda progress, cancel: closed.set()))
+    assert lane.shutdown(10_000, cancel=False)
+    assert closed.is_set()
+
+
+def test_a_job_starts_only_after_the_event_loop_turns_so_late_connections_see_everything(qtbot, lane):
+    ran = threading.Event()
+    job = Job(lambda progress, cancel: ran.set() or "fast")
+    lane.submit(job)
+    assert not ran.wait(0.3), "the job ran before the caller got back to the event loop"
+    with qtbot.waitSignal(job.returned, timeout=10_000) as returned:  # connected after submit
+        pass
+    assert returned.args == [0, "fast"]
