@@ -101,7 +101,8 @@ def make_window(qtbot, tmp_path, indexed_library, test_extractors) -> Callable[.
     windows: list[MainWindow] = []
 
     def make(*, empty_library: bool = False, multimedia: bool = True, backends: Backends | None = None,
-             wait_ready: bool = True) -> MainWindow:
+             size: tuple[int, int] | None = (1280, 800)) -> MainWindow:
+        """``size=None`` keeps the geometry the window restored from the settings."""
         db = tmp_path / f"library-{len(windows)}.sqlite3"
         if not empty_library:
             shutil.copyfile(indexed_library.db, db)
@@ -111,11 +112,11 @@ def make_window(qtbot, tmp_path, indexed_library, test_extractors) -> Callable[.
         )
         window = MainWindow(backends, multimedia=multimedia)
         qtbot.addWidget(window)
-        window.resize(1280, 800)
+        if size is not None:
+            window.resize(*size)
         window.show()
         window.start(rescan=False)
-        if wait_ready:
-            qtbot.waitUntil(lambda: window.analysis.ready, timeout=60_000)
+        qtbot.waitUntil(lambda: window.analysis.ready, timeout=60_000)
         windows.append(window)
         return window
 

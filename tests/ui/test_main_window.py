@@ -237,3 +237,45 @@ def test_controls_have_accessible_names_and_the_about_box_shows_the_model_card(m
     assert box.isVisible()
     box.close()
     assert window.device_label.text() == "Device: CPU"
+
+
+def test_geometry_volume_and_filters_are_remembered_in_the_config_dir(qtbot, make_window):
+    from emomv_desktop.ui.settings import settings_path
+
+    window = make_window()
+    window.resize(760, 560)  # within the offscreen screen (800x600): restoring clamps to the screen
+    size = (window.width(), window.height())  # the minimum height may have raised the height
+    window.preview.volume_slider.setValue(30)
+    window.length_filter.setChecked(True)
+    window.emotion_filter.setCurrentIndex(window.emotion_filter.findData(int(Emotion.SAD)))
+    window.close()
+    assert settings_path().is_file()
+    again = make_window(size=None)
+    assert (again.width(), again.height()) == size and size[0] == 760
+    assert again.player.volume == pytest.approx(0.3) and again.preview.volume_slider.value() == 30
+    assert again.length_filter.isChecked()
+    assert again.emotion_filter.currentData() == int(Emotion.SAD)
+
+
+def test_run_gui_opens_the_window_and_returns_when_it_closes(qtbot, qapp, ui_media):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from emomv_desktop.app import run_gui
+    from emomv_desktop.ui.main_window import MainWindow
+
+    seen = {}
+
+    def inspect_then_close():
+        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+        if not windows or windows[0].analysis.problem is None or "not loaded" in windows[0].analysis.problem:
+            QTimer.singleShot(50, inspect_then_close)  # the models have not reported yet
+            return
+        seen["title"] = windows[0].windowTitle()
+        seen["setup"] = windows[0].model_setup_dialog().isVisible()
+        seen["pending"] = windows[0]._pending_video  # noqa: SLF001 - kept until analysis is possible
+        windows[0].close()
+
+    QTimer.singleShot(0, inspect_then_close)
+    assert run_gui(str(ui_media.video)) == 0
+    assert seen == {"title": "EmoMV Desktop", "setup": True, "pending": ui_media.video}
