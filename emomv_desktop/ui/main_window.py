@@ -21,6 +21,7 @@ from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractButton,
+    QAbstractSlider,
     QAbstractItemView,
     QCheckBox,
     QComboBox,
@@ -622,6 +623,12 @@ class MainWindow(QMainWindow):
             self.player.toggle()
 
     def _seek_by(self, seconds: float) -> None:
+        """Left/Right seek the preview, except on a focused slider (volume), which they move as usual."""
+        focus = self.focusWidget()
+        if isinstance(focus, QAbstractSlider):
+            step = QAbstractSlider.SliderAction.SliderSingleStepAdd
+            focus.triggerAction(step if seconds > 0 else QAbstractSlider.SliderAction.SliderSingleStepSub)
+            return
         self.player.seek(max(0.0, self.player.position() + seconds))
 
     def _context_menu(self, point: QPoint) -> None:

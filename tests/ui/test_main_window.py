@@ -279,3 +279,25 @@ def test_run_gui_opens_the_window_and_returns_when_it_closes(qtbot, qapp, ui_med
     QTimer.singleShot(0, inspect_then_close)
     assert run_gui(str(ui_media.video)) == 0
     assert seen == {"title": "EmoMV Desktop", "setup": True, "pending": ui_media.video}
+
+
+def test_keys_seek_the_preview_but_keep_their_usual_meaning_on_sliders_and_buttons(qtbot, make_window, ui_media):
+    window = make_window()
+    window.player.set_video(ui_media.long_video)
+    qtbot.waitUntil(lambda: window.player.duration() > 60, timeout=20_000)
+    window.table.setFocus()
+    QTest.keyClick(window.table, Qt.Key.Key_Right)
+    assert window.player.position() == pytest.approx(5.0, abs=0.05)
+    QTest.keyClick(window.table, Qt.Key.Key_Left)
+    assert window.player.position() == pytest.approx(0.0, abs=0.05)
+
+    volume = window.preview.volume_slider
+    volume.setFocus()
+    before = volume.value()
+    QTest.keyClick(volume, Qt.Key.Key_Right)
+    assert volume.value() == before + 1 and window.player.volume == pytest.approx((before + 1) / 100)
+    assert window.player.position() == pytest.approx(0.0, abs=0.05)
+
+    window.length_filter.setFocus()
+    QTest.keyClick(window.length_filter, Qt.Key.Key_Space)
+    assert window.length_filter.isChecked() and not window.player.playing
