@@ -12,13 +12,12 @@ Threads (see :mod:`emomv_desktop.ui.sessions` for what each lane owns):
 
 from __future__ import annotations
 
-import html
 import logging
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QUrl
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractSlider,
@@ -38,22 +37,20 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTableView,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from emomv_desktop import __version__
 from emomv_desktop.engine.emotions import Emotion
-from emomv_desktop.engine.errors import Cancelled
 
 from . import text
+from .about import APP_TITLE, TEST_MODE_TEXT, about_html
 from .analysis import AnalysisController
+from .handoff import HandOff
 from .library_panel import LibraryPanel
 from .model_setup import ModelSetupDialog
 from .player import Player
 from .preview import PreviewPane
-from .progress import ProgressBar
 from .query_panel import QueryPanel
 from .results import Column, ResultsFilter, ResultsModel
 from .sessions import (
@@ -64,17 +61,13 @@ from .sessions import (
     InferenceSession,
     LibraryReader,
     ModelInfo,
-    job,
 )
 from .settings import Key, Settings
-from .worker import Job, WorkerLane, describe_error
+from .worker import Job, WorkerLane
 
 _log = logging.getLogger(__name__)
 
-APP_TITLE = "EmoMV Desktop"
-TEST_MODE_TEXT = "Random weights (test mode)"
 SEEK_STEP_SECONDS = 5.0
-RESULT_FILTERS = "CSV (*.csv);;JSON (*.json)"
 SHUTDOWN_WAIT_MS = 30_000
 LIBRARY_DOCK_HEIGHT = 210  # first launch: the results and the picture get the rest
 
@@ -102,37 +95,6 @@ class Lanes:
                 _log.warning("worker lane %s did not stop in time", lane.name)
 
 
-def _export_results(path: Path, suggestions: list, query: Any, _progress, _cancel) -> Path:
-    from emomv_desktop.engine import export
-
-    if path.suffix.lower() == ".json":
-        return export.write_results_json(path, suggestions, query)
-    return export.write_results_csv(path, suggestions)
-
-
-def _export_preview(video: Path, track: Path, start: float, output: Path, progress, cancel) -> Any:
-    from emomv_desktop.engine.export import export_preview
-
-    return export_preview(video, track, start, output, progress=progress, cancel=cancel)
-
-
-def card_html(card: dict[str, Any]) -> str:
-    """The model card as a small HTML definition list (nested entries flattened to ``a / b``)."""
-    rows: list[tuple[str, str]] = []
-
-    def walk(prefix: str, value: Any) -> None:
-        if isinstance(value, dict):
-            for key, sub in value.items():
-                walk(f"{prefix} / {key}" if prefix else str(key), sub)
-        elif isinstance(value, (list, tuple)):
-            rows.append((prefix, ", ".join(str(v) for v in value)))
-        else:
-            rows.append((prefix, str(value)))
-
-    walk("", card)
-    return "".join(f"<tr><td><b>{html.escape(k)}</b></td><td>{html.escape(v)}</td></tr>" for k, v in rows)
-
-
 class MainWindow(QMainWindow):
     """See the module docstring. Construct, then :meth:`start` (nothing runs before that)."""
 
@@ -157,7 +119,7 @@ class MainWindow(QMainWindow):
         )
         self.player = Player(self, unavailable_reason=None if multimedia else "the preview is turned off")
         self.model_info: ModelInfo | None = None
-        self.export_job: Job | None = None
+        self.handoff = HandOff(self.lanes.io, self.lanes.transfer, self.settings, self)
         self._setup_dialog: ModelSetupDialog | None = None
         self._closed = False
         self._pending_video: Path | None = None
@@ -344,20 +306,12 @@ class MainWindow(QMainWindow):
         self.test_mode_label.setStyleSheet("QLabel#testModeMarker { background: #b3261e; color: white; "
                                            "font-weight: bold; border-radius: 3px; }")
         self.test_mode_label.hide()
-        self.export_progress = ProgressBar("Export progress", self)
-        self.export_progress.setMaximumWidth(220)
-        self.export_progress.hide()
-        self.export_cancel = QToolButton(self)
-        self.export_cancel.setText("Cancel export")
-        self.export_cancel.setAccessibleName("Cancel export")
-        self.export_cancel.clicked.connect(self.cancel_export)
-        self.export_cancel.hide()
         self.device_label = QLabel("Device: –", self)
         self.device_label.setAccessibleName("Device")
         self.device_label.setToolTip("Where the networks run")
         self.library_label = QLabel("Library: –", self)
         self.library_label.setAccessibleName("Library size")
-        for widget in (self.test_mode_label, self.export_progress, self.export_cancel, self.device_label,
+        for widget in (self.test_mode_label, self.handoff.progress, self.handoff.cancel_button, self.device_label,
                        self.library_label):
             bar.addPermanentWidget(widget)
 
@@ -372,6 +326,7 @@ class MainWindow(QMainWindow):
         self.table.selectionModel().currentRowChanged.connect(lambda current, _prev: self._preview_row(current))
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.doubleClicked.connect(lambda _index: self.player.play())
+        self.handoff.message.connect(self.statusBar().showMessage)
         self.player.errorOccurred.connect(lambda message: self.statusBar().showMessage(f"Preview: {message}", 8000))
 
         a = self.analysis
@@ -499,13 +454,7 @@ class MainWindow(QMainWindow):
         return box
 
     def about_text(self) -> str:
-        intro = (f"<h3>{APP_TITLE} {__version__}</h3><p>Finds music for a video by emotion: SlowFast and VGGish "
-                 "features compared by the EmoMV retrieval model.</p>")
-        if self.model_info is None:
-            return intro + f"<p>No model loaded: {html.escape(self.analysis.problem or 'not loaded yet')}</p>"
-        marker = f"<p><b>{TEST_MODE_TEXT}</b></p>" if not self.model_info.pretrained else ""
-        return (f"{intro}{marker}<p>Model: {html.escape(str(self.model_info.model_path))}</p>"
-                f"<table>{card_html(self.model_info.card)}</table>")
+        return about_html(self.model_info, self.analysis.problem)
 
     # ================================================================== queries
     def choose_video(self) -> None:
@@ -641,13 +590,12 @@ class MainWindow(QMainWindow):
 
     def reveal_selected(self) -> bool:
         s = self.selected_suggestion()
-        return s is not None and QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(s.path).parent)))
+        return s is not None and self.handoff.reveal(s.path)
 
     def copy_selected_path(self) -> None:
         s = self.selected_suggestion()
         if s is not None:
-            QGuiApplication.clipboard().setText(str(s.path))
-            self.statusBar().showMessage(f"Copied {s.path}", 5000)
+            self.handoff.copy_path(s.path)
 
     def _show_library_stats(self, stats: Any) -> None:
         self.library_label.setText(f"Library: {stats.indexed} tracks")
@@ -655,65 +603,14 @@ class MainWindow(QMainWindow):
                                       f"index {text.file_size(stats.db_bytes)}")
 
     # ================================================================== hand-off
-    def _ask_save_path(self, title: str, suggested: str, filters: str) -> Path | None:
-        folder = Path(self.settings.get_path(Key.LAST_EXPORT_DIR))
-        chosen, _ = QFileDialog.getSaveFileName(self, title, str(folder / suggested), filters)
-        if not chosen:
-            return None
-        self.settings.set(Key.LAST_EXPORT_DIR, str(Path(chosen).parent))
-        return Path(chosen)
-
     def visible_suggestions(self) -> list:
         """The rows as shown: filtered and sorted."""
         return [self.proxy.suggestion(row) for row in range(self.proxy.rowCount())]
 
     def export_results(self, path: Path | str | None = None) -> Job | None:
-        """Save the shown rows as CSV or JSON (by the file's suffix; asks for a file when ``path`` is None)."""
-        current = self.analysis.analysis
-        if current is None:
-            self.statusBar().showMessage("Nothing to export yet: drop a video first.", 5000)
-            return None
-        if path is None:
-            path = self._ask_save_path("Export results", f"{Path(current.query.path).stem}-music.csv", RESULT_FILTERS)
-            if path is None:
-                return None
-        exporting = Job(job(_export_results, Path(path), self.visible_suggestions(), current.query), name="export")
-        exporting.returned.connect(lambda _id, out: self.statusBar().showMessage(f"Saved {out}", 8000))
-        exporting.errored.connect(lambda _id, exc: self._export_failed(exc))
-        return self.lanes.io.submit(exporting)
+        """Save the rows as shown as CSV or JSON (asks for a file when ``path`` is None)."""
+        return self.handoff.export_results(self.analysis.analysis, self.visible_suggestions(), path)
 
     def export_preview(self, path: Path | str | None = None) -> Job | None:
-        """Save the video with the selected track's best section muxed in, as MP4 (progress in the status bar)."""
-        current, s = self.analysis.analysis, self.selected_suggestion()
-        if current is None or s is None or self.export_job is not None:
-            self.statusBar().showMessage("Select a track first (and wait for a running export to end).", 5000)
-            return None
-        video = Path(current.query.path)
-        if path is None:
-            path = self._ask_save_path("Export preview", f"{video.stem}-{Path(s.path).stem}.mp4", "MP4 video (*.mp4)")
-            if path is None:
-                return None
-        exporting = Job(job(_export_preview, video, Path(s.path), float(s.best_start), Path(path)), name="preview")
-        exporting.progressed.connect(lambda _id, p: self.export_progress.show_progress(p, "Export %p%"))
-        exporting.returned.connect(lambda _id, report: self.statusBar().showMessage(f"Saved {report.path}", 8000))
-        exporting.errored.connect(lambda _id, exc: self._export_failed(exc))
-        exporting.finished.connect(lambda _id: self._export_finished())
-        self.export_job = exporting
-        self.export_progress.busy("Export…")
-        self.export_progress.show()
-        self.export_cancel.show()
-        return self.lanes.transfer.submit(exporting)
-
-    def cancel_export(self) -> None:
-        if self.export_job is not None:
-            self.export_job.cancel()
-
-    def _export_failed(self, exc: BaseException) -> None:
-        message = "Export cancelled" if isinstance(exc, Cancelled) else f"Export failed: {describe_error(exc)}"
-        self.statusBar().showMessage(message, 10000)
-
-    def _export_finished(self) -> None:
-        self.export_job = None
-        self.export_progress.hide()
-        self.export_cancel.hide()
-
+        """Save the video with the selected track's best section as MP4 (asks for a file when ``path`` is None)."""
+        return self.handoff.export_preview(self.analysis.analysis, self.selected_suggestion(), path)

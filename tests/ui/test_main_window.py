@@ -154,7 +154,7 @@ def test_exports_write_valid_csv_json_and_a_preview_mp4_with_the_best_section(qt
     progress = []
     job = window.export_preview(out)
     job.progressed.connect(lambda _id, p: progress.append(p.done))
-    assert window.export_progress.isVisible()
+    assert window.handoff.progress.isVisible()
     with qtbot.waitSignal(job.returned, timeout=60_000) as done:
         pass
     assert done.args[1].audio_start == pytest.approx(chosen.best_start)
@@ -165,7 +165,7 @@ def test_exports_write_valid_csv_json_and_a_preview_mp4_with_the_best_section(qt
     assert video_seconds == pytest.approx(analysis.query.duration, abs=0.1)
     assert audio_seconds == pytest.approx(video_seconds, abs=0.05)
     assert progress, "the export reported no progress"
-    qtbot.waitUntil(lambda: not window.export_progress.isVisible())
+    qtbot.waitUntil(lambda: not window.handoff.progress.isVisible())
 
 
 def test_a_second_drop_supersedes_the_first(qtbot, make_window, ui_media):
