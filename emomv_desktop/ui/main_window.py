@@ -68,6 +68,7 @@ from .worker import Job, WorkerLane
 _log = logging.getLogger(__name__)
 
 SEEK_STEP_SECONDS = 5.0
+DISABLED_HINT = "Video analysis is disabled:\nsee the notice above."
 SHUTDOWN_WAIT_MS = 30_000
 LIBRARY_DOCK_HEIGHT = 210  # first launch: the results and the picture get the rest
 
@@ -405,7 +406,7 @@ class MainWindow(QMainWindow):
         else:
             self.banner_label.setText(message)
             self.banner.setVisible(bool(message))
-            self.preview.show_hint(f"Analysis is disabled.\n{message}" if message else "")
+            self.preview.show_hint(DISABLED_HINT if message else "")
 
     def _models_loaded(self, info: ModelInfo) -> None:
         self.model_info = info
