@@ -88,6 +88,7 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from emomv_desktop.engine.export import export_preview
+    from emomv_desktop.ui.compat import protect_singletons
     from emomv_desktop.ui.main_window import MainWindow
     from tests import media_factory
     from tests.ui.helpers import PrebuiltBackends, drop_files, index_and_make_model, random_extractors
@@ -103,6 +104,7 @@ def main() -> int:
     db, model = tmp / "library.sqlite3", tmp / "model.pt"
     index_and_make_model(music, db, model, extractors[1], {"name": "bench"})
 
+    protect_singletons()
     app = QApplication.instance() or QApplication([])
     window = MainWindow(PrebuiltBackends(device="cpu", allow_random=True, model_path=model, library_path=db,
                                          extractors=extractors))

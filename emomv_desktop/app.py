@@ -20,9 +20,11 @@ def run_gui(video: str | Path | None = None, argv: Sequence[str] | None = None) 
 
     from emomv_desktop.engine import paths
 
+    from .ui.compat import protect_singletons
     from .ui.main_window import APP_TITLE, MainWindow
     from .ui.sessions import Backends
 
+    protect_singletons()  # before any other Qt call: see ui/compat.py
     app = QApplication.instance() or QApplication(list(argv) if argv is not None else sys.argv[:1])
     app.setApplicationName(APP_ID)
     app.setApplicationDisplayName(APP_TITLE)

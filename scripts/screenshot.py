@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             os.environ[f"EMOMV_{name}_DIR"] = str(tmp_path / name.lower())
         from PySide6.QtWidgets import QApplication
 
+        from emomv_desktop.ui.compat import protect_singletons
         from emomv_desktop.ui.main_window import MainWindow
         from tests.ui.helpers import PrebuiltBackends, index_and_make_model, random_extractors
 
@@ -105,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         card = {"name": "demo model (random weights)", "trained_on": "nothing: screenshot only"}
         index_and_make_model(music, db, model, extractors[1], card)
 
+        protect_singletons()
         app = QApplication.instance() or QApplication(["emomv-desktop"])
         window = MainWindow(PrebuiltBackends(device="cpu", allow_random=True, model_path=model, library_path=db,
                                              extractors=extractors))

@@ -18,6 +18,7 @@ the app works as before.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QUrl, Signal
@@ -29,6 +30,8 @@ try:
 except ImportError as exc:  # the PySide6-Addons wheel or a system library (libpulse0) is missing
     QAudioOutput = QMediaPlayer = None  # type: ignore[assignment,misc]
     _IMPORT_PROBLEM = f"QtMultimedia cannot be loaded ({exc}); install PySide6-Addons and libpulse0"
+
+_log = logging.getLogger(__name__)
 
 # Audio further than this from where the video says it should be is re-seeked while playing.
 MAX_DRIFT_MS = 300
@@ -42,6 +45,50 @@ def multimedia_problem() -> str | None:
     if not QMediaPlayer().isAvailable():
         return "QtMultimedia has no media backend on this machine"
     return None
+
+
+# The two players and the audio output are made by QML, i.e. by C++: see _native_players.
+_PLAYERS_QML = b"""
+import QtQuick
+import QtMultimedia
+Item {
+    property MediaPlayer video: MediaPlayer { objectName: "video" }
+    property MediaPlayer audio: MediaPlayer { objectName: "audio"; audioOutput: AudioOutput { } }
+}
+"""
+
+
+def _native_players(parent: QObject) -> tuple["QMediaPlayer", "QMediaPlayer"]:
+    """The video player (no audio output: muted) and the track's player (with an output), made by C++.
+
+    Why not ``QMediaPlayer()`` from Python: the FFmpeg backend tears its renderers down in their own threads,
+    disconnecting from the player and its QAudioOutput, and Qt then calls ``disconnectNotify`` on those with
+    an internal connection mutex held. On objects created from Python that virtual asks for the GIL (to look
+    for a Python override). When the GUI thread holds the GIL and waits for the same mutex (any QMediaPlayer
+    call, any signal connection made meanwhile) both threads wait for ever: this deadlock was seen here once
+    every few dozen track switches. Objects created by QML have no Python overrides, so a renderer thread
+    never needs the GIL. Falls back to Python-made objects (and logs why) if QML is not available.
+    """
+    try:
+        from PySide6.QtQml import QQmlComponent, QQmlEngine
+
+        engine = QQmlEngine()
+        component = QQmlComponent(engine)
+        component.setData(_PLAYERS_QML, QUrl())
+        holder = component.create()
+        if holder is None:
+            raise RuntimeError(component.errorString().strip())
+    except (ImportError, RuntimeError) as exc:
+        _log.warning("QML multimedia unavailable (%s); preview players made from Python", exc)
+        video, audio = QMediaPlayer(parent), QMediaPlayer(parent)
+        audio.setAudioOutput(QAudioOutput(audio))
+        return video, audio
+    video, audio = (holder.findChild(QMediaPlayer, name) for name in ("video", "audio"))
+    if video is None or audio is None:
+        raise RuntimeError("the QML players were not created")
+    holder.setParent(parent)  # the players belong to the holder; owned by the Player from now on
+    engine.setParent(parent)  # added after the holder: deleted after it
+    return video, audio
 
 
 def _ms(seconds: float) -> int:
@@ -114,11 +161,11 @@ class Player(QObject):
         if self.unavailable_reason:
             self._video = self._audio = None
             return
-        self._video = _Seekable(QMediaPlayer(self))  # no QAudioOutput: the cut plays muted
-        self._audio = _Seekable(QMediaPlayer(self))
-        self._output = QAudioOutput(self)
+        video, audio = _native_players(self)
+        self._video = _Seekable(video)  # no QAudioOutput: the cut plays muted
+        self._audio = _Seekable(audio)
+        self._output = audio.audioOutput()
         self._output.setVolume(self._volume)
-        self._audio.player.setAudioOutput(self._output)
         video = self._video.player
         video.positionChanged.connect(self._on_video_position)
         video.durationChanged.connect(lambda ms: self.durationChanged.emit(ms / 1000.0))

@@ -148,12 +148,9 @@ class InferenceSession:
         self._library = self.backends.library()
         self._ranker = Ranker(self._library, loaded.model, loaded.model_id)
         self._model, self._extractor = loaded.model, extractor
+        self._ranker.prepare(progress=progress, cancel=cancel)  # embed the library now: the first query is fast
         report(progress, 3, 3, "ready")
         return ModelInfo(str(device), bool(extractor.pretrained), loaded.card, loaded.path)
-
-    @property
-    def loaded(self) -> bool:
-        return self._ranker is not None
 
     def analyse(self, path: Path, top: int | None, progress: ProgressCallback, cancel: CancelToken) -> Analysis:
         from emomv_desktop.engine.ranking import analyse_video
@@ -161,14 +158,14 @@ class InferenceSession:
         if self._ranker is None or self._extractor is None or self._model is None:
             raise RuntimeError("analysis requested before the models were loaded")
         query = analyse_video(path, self._extractor, self._model, progress=progress, cancel=cancel)
-        cancel.check()
+        self._ranker.prepare(progress=progress, cancel=cancel)  # re-embeds the library only if it changed
         return Analysis(query, self._ranker.rank(query, top=top))
 
-    def rerank(self, query: "VideoQuery", top: int | None, _progress: ProgressCallback, cancel: CancelToken) -> Analysis:
+    def rerank(self, query: "VideoQuery", top: int | None, progress: ProgressCallback, cancel: CancelToken) -> Analysis:
         """Rank an analysed video again (the library changed): no video decoding, milliseconds."""
         if self._ranker is None:
             raise RuntimeError("ranking requested before the models were loaded")
-        cancel.check()
+        self._ranker.prepare(progress=progress, cancel=cancel)
         return Analysis(query, self._ranker.rank(query, top=top))
 
     def close(self, *_job_args: object) -> None:

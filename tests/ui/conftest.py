@@ -15,6 +15,7 @@ from typing import Callable
 
 import pytest
 
+from emomv_desktop.ui.compat import protect_singletons
 from emomv_desktop.ui.main_window import MainWindow
 from emomv_desktop.ui.sessions import Backends
 from tests import media_factory
@@ -56,6 +57,12 @@ class IndexedLibrary:
     db: Path
     model: Path
     tracks: int  # indexed (good) tracks
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _protected_singletons():
+    """The bindings' reference leaks would abort a long session (see emomv_desktop/ui/compat.py)."""
+    protect_singletons()
 
 
 @pytest.fixture(scope="session")

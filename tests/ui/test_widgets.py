@@ -79,3 +79,28 @@ def test_emotion_chart_paints_the_top_emotion_in_the_palette_highlight(qtbot):
         chart.set_probabilities([0.5, 0.5])
     chart.set_probabilities(None)
     assert chart.top_emotion() is None
+
+
+def test_many_void_calls_and_emits_do_not_exhaust_none_or_true(qapp):
+    """PySide6 6.12's leak of None/True references (see ui/compat.py) must not bring the interpreter down."""
+    import sys
+
+    from PySide6.QtCore import QObject, QPoint, Signal
+
+    from emomv_desktop.ui.compat import RESERVE, leaked_references, protect_singletons
+
+    protect_singletons()  # already done for the session: a second call changes nothing
+    assert not protect_singletons()
+
+    class Emitter(QObject):
+        changed = Signal(int)
+
+    emitter, point = Emitter(), QPoint()
+    emitter.changed.connect(lambda value: None)
+    calls = 20_000  # several times what None (~5 000) and True (~600) hold without the reserve
+    for i in range(calls):
+        emitter.changed.emit(i)
+        point.setX(i)
+    leaks = leaked_references()
+    for name, obj in (("None", None), ("True", True)):
+        assert leaks[name] == 0 or sys.getrefcount(obj) > RESERVE - 10 * calls, name
