@@ -135,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = argv
+    previous_threads = torch.get_num_threads()
     torch.set_num_threads(args.threads or DEFAULT_THREADS)
     try:
         return COMMANDS[args.command][2](args)
@@ -146,3 +147,5 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    finally:  # an in-process caller (a test, a notebook) keeps its own setting
+        torch.set_num_threads(previous_threads)

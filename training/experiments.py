@@ -195,7 +195,8 @@ def _retrieval_values(out: RunOutput, variant: Variant, model: str, similarity: 
     out.similarity[model] = similarity.numpy()
 
 
-def run_classifier(bundle: DatasetBundle, run: RunSpec, progress=None, cancel=None) -> RunOutput:
+def run_classifier(bundle: DatasetBundle, run: RunSpec, progress: ProgressCallback | None = None,
+                   cancel: CancelToken | None = None) -> RunOutput:
     """Our binary classifier (tables 8 and 9)."""
     config = ClassifierConfig(multitask=run.variant.multitask)
     model, result, _ = _fit(lambda: ClassificationModel(config), classification_objective, bundle, run, progress,
@@ -210,7 +211,8 @@ def run_classifier(bundle: DatasetBundle, run: RunSpec, progress=None, cancel=No
     return out
 
 
-def run_retrieval(bundle: DatasetBundle, run: RunSpec, progress=None, cancel=None) -> RunOutput:
+def run_retrieval(bundle: DatasetBundle, run: RunSpec, progress: ProgressCallback | None = None,
+                  cancel: CancelToken | None = None) -> RunOutput:
     """Our retrieval model (tables 10-13): the engine's :class:`RetrievalModel`."""
     config = ModelConfig(multitask=run.variant.multitask)
     model, result, _ = _fit(lambda: RetrievalModel(config), retrieval_objective, bundle, run, progress, cancel)
@@ -226,7 +228,8 @@ def retrieval_similarity(model: RetrievalModel, items: RetrievalSet | PairSplit)
     return model.embed_video(items.video).embedding @ model.embed_music(items.music).embedding.T
 
 
-def run_baseline(bundle: DatasetBundle, run: RunSpec, progress=None, cancel=None) -> RunOutput:
+def run_baseline(bundle: DatasetBundle, run: RunSpec, progress: ProgressCallback | None = None,
+                 cancel: CancelToken | None = None) -> RunOutput:
     """The modified Li & Kumar baseline: stage 1 network, stage 2 logistic regression on the distance."""
     config = BaselineConfig(multitask=run.variant.multitask)
     model, result, fit_rows = _fit(lambda: BaselineModel(config), baseline_objective, bundle, run, progress, cancel)

@@ -14,9 +14,9 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .experiments import MUSIC_EMOTION, OURS, TABLES, VIDEO_EMOTION, Direction, MetricKey, Task, Variant, metric_key
-from .floors import ALWAYS_MATCHED, always_matched, retrieval_floors
-from .metrics import CLASSIFICATION_METRICS, RETRIEVAL_METRICS
+from .experiments import BASELINE, MUSIC_EMOTION, OURS, TABLES, VIDEO_EMOTION, Direction, MetricKey, Task, Variant, metric_key
+from .floors import ALWAYS_MATCHED, CONSTANT, RANDOM, always_matched, retrieval_floors
+from .metrics import CLASSIFICATION_METRICS, RETRIEVAL_METRICS, ArrayLike
 from .paper import PERCENT_METRICS, ROUNDING, paper_figure, to_paper_units
 
 INSIDE, ABOVE, BELOW = "inside", "above", "below"
@@ -71,7 +71,8 @@ def aggregate(dataset: str, per_seed: Iterable[dict[MetricKey, float]]) -> list[
     return [_record(dataset, key, v, len(v)) for key, v in values.items()]
 
 
-def floor_records(dataset: str, match_labels, retrieval_labels, variants: Iterable[Variant]) -> list[Record]:
+def floor_records(dataset: str, match_labels: ArrayLike, retrieval_labels: ArrayLike,
+                  variants: Iterable[Variant]) -> list[Record]:
     """The floors as records, repeated in every table they belong beside (seeds = None)."""
     figures: dict[MetricKey, float] = {}
     classification = always_matched(match_labels)
@@ -88,8 +89,15 @@ def floor_records(dataset: str, match_labels, retrieval_labels, variants: Iterab
 
 def sort_records(records: Iterable[Record]) -> list[Record]:
     """Paper order: dataset, table, models before floors, task, direction, metric."""
-    return sorted(records, key=lambda r: (r.dataset, int(r.table), r.seeds is None, r.model != OURS, r.model,
-                                          r.task, r.direction or "", _metric_order(r.metric)))
+    return sorted(records, key=lambda r: (r.dataset, int(r.table), _model_order(r.model), r.task, r.direction or "",
+                                          _metric_order(r.metric)))
+
+
+_MODEL_ORDER = (OURS, BASELINE, ALWAYS_MATCHED, RANDOM, CONSTANT)
+
+
+def _model_order(model: str) -> int:
+    return _MODEL_ORDER.index(model) if model in _MODEL_ORDER else len(_MODEL_ORDER)
 
 
 def write_results(path: Path, records: Sequence[Record]) -> None:
@@ -164,3 +172,46 @@ def paper_position_summary(records: Sequence[Record]) -> str:
             counts[r.paper_position] += 1
     return (f"Of {sum(counts.values())} paper figures, {counts[INSIDE]} lie inside our seed range, "
             f"{counts[ABOVE]} above it and {counts[BELOW]} below it.")
+
+
+# ------------------------------------------------------------------------------ protocols side by side
+
+_MARKS = {INSIDE: "", ABOVE: " ▲", BELOW: " ▼"}
+COMPARISON_LEGEND = ("Cells: mean ± std [min, max] over seeds; ▲ the paper's figure lies above our seed range, ▼ below "
+                     "it, no mark: inside it.")
+
+
+def comparison_markdown(by_protocol: dict[str, Sequence[Record]]) -> list[str]:
+    """Every table with the paper's row, then one row per protocol, for each model; floors last.
+
+    Metrics are columns; all protocols must hold the same records (the same datasets, tables and models).
+    """
+    protocols = list(by_protocol)
+    lookup = {p: {(r.dataset, r.table, r.model, r.direction, r.metric): r for r in recs}
+              for p, recs in by_protocol.items()}
+    first = sort_records(by_protocol[protocols[0]])
+    lines: list[str] = [COMPARISON_LEGEND]
+    for dataset, table in dict.fromkeys((r.dataset, r.table) for r in first):
+        rows = [r for r in first if (r.dataset, r.table) == (dataset, table)]
+        metrics = sorted({r.metric for r in rows}, key=_metric_order)
+        direction = rows[0].direction
+        lines += ["", f"#### EmoMV-{dataset}, table {table}: {_TABLE_TITLES[table]}", "",
+                  "| | " + " | ".join(f"{m} (%)" if m in PERCENT_METRICS else m for m in metrics) + " |",
+                  "| --- |" + " --- |" * len(metrics)]
+        for model in dict.fromkeys(r.model for r in rows):
+            key = lambda p, m: lookup[p].get((dataset, table, model, direction, m))  # noqa: E731
+            if any(r.seeds is None for r in rows if r.model == model):  # a floor: one value
+                lines.append(f"| {model} | " + " | ".join(_cell(key(protocols[0], m)) for m in metrics) + " |")
+                continue
+            paper = [key(protocols[0], m) for m in metrics]
+            lines.append(f"| {model}: paper | " + " | ".join(
+                "—" if r is None or r.paper is None else f"{r.paper:.2f}" for r in paper) + " |")
+            for p in protocols:
+                lines.append(f"| {model}: `{p}` protocol | " + " | ".join(_cell(key(p, m)) for m in metrics) + " |")
+    return lines
+
+
+def _cell(record: Record | None) -> str:
+    if record is None:
+        return "—"
+    return format_figure(record) + (_MARKS[record.paper_position] if record.paper_position else "")

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from emomv_desktop.engine.model import load_model
 from training.cli import main
 from training.data import load_pairs, load_retrieval
 from training.experiments import retrieval_similarity
 from training.metrics import retrieval_metrics
+from training.report import Record, comparison_markdown
 
 RECORD_KEYS = ["dataset", "table", "task", "variant", "model", "direction", "metric", "mean", "std", "min", "max",
                "seeds", "paper"]
@@ -20,9 +22,11 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def reproduction(emomv_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("reproduce")
-    code = main(["--threads", "2", "reproduce", "--data", str(emomv_data), "--datasets", "A,C", "--seeds", "1",
+    threads = torch.get_num_threads()
+    code = main(["reproduce", "--data", str(emomv_data), "--datasets", "A,C", "--seeds", "1",
                  "--max-epochs", "8", "--out", str(out), "--save-models"])
     assert code == 0
+    assert torch.get_num_threads() == threads  # main() restores the caller's setting
     return out
 
 
@@ -109,3 +113,14 @@ def test_evaluate_known_errors_are_one_line_exit_1(reproduction, emomv_data, tmp
                  "--split", "train"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "SlowFast_DS2_TRAIN_MATCH_MISMATCH.h5" in err[0]
+
+
+def test_protocols_side_by_side_table(reproduction):
+    records = [Record(**r) for r in json.loads((reproduction / "results.json").read_text())]
+    lines = comparison_markdown({"paper": records, "clean": records})
+    assert sum(line.startswith("#### EmoMV-C, table") for line in lines) == 6
+    table10 = lines[lines.index("#### EmoMV-C, table 10: retrieval video → music, multi-task"):]
+    assert table10[2].split(" | ")[1:] == ["top1 (%)", "top3 (%)", "top5 (%)", "mAP (%)", "cb_mAP (%) |"]
+    assert table10[4] == "| ours: paper | 33.33 | 63.54 | 75.00 | 41.64 | — |"
+    assert table10[5].startswith("| ours: `paper` protocol | ") and table10[6].startswith("| ours: `clean` protocol")
+    assert any(line.startswith("| constant ranking | 34.38 | 34.38 | 34.38 | 45.21 | 30.51 |") for line in table10)

@@ -5,15 +5,14 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-import torch
 
-from emomv_desktop.engine.jobs import CancelToken
 from emomv_desktop.engine.errors import Cancelled
+from emomv_desktop.engine.jobs import CancelToken
+from emomv_desktop.engine.model import ModelConfig, RetrievalModel
 from training.data import dataset_spec
 from training.experiments import Protocol, RunSpec, Variant, load_bundle, run_baseline, run_retrieval
-from training.losses import retrieval_objective
 from training.loop import TrainConfig, seed_everything, train, validation_loss
-from emomv_desktop.engine.model import ModelConfig, RetrievalModel
+from training.losses import retrieval_objective
 
 
 @pytest.fixture(scope="module")
