@@ -1,0 +1,38 @@
+"""The GUI entry point: ``emomv-desktop`` with no command (or a video path) lands here via ``cli.main``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Sequence
+
+APP_ID = "emomv-desktop"
+
+
+def run_gui(video: str | Path | None = None, argv: Sequence[str] | None = None) -> int:
+    """Open the main window (analysing ``video`` once the models are loaded); returns the exit code.
+
+    ``argv`` goes to ``QApplication`` (Qt options such as ``-platform offscreen``); default ``sys.argv[:1]``.
+    Production path: pretrained weights only — a missing file disables analysis and opens the setup dialog.
+    """
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from emomv_desktop.engine import paths
+
+    from .ui.compat import protect_singletons
+    from .ui.main_window import APP_TITLE, MainWindow
+    from .ui.sessions import Backends
+
+    protect_singletons()  # before any other Qt call: see ui/compat.py
+    app = QApplication.instance() or QApplication(list(argv) if argv is not None else sys.argv[:1])
+    app.setApplicationName(APP_ID)
+    app.setApplicationDisplayName(APP_TITLE)
+    app.setDesktopFileName(APP_ID)
+    icon = paths.resources_dir() / "icons" / "emomv-desktop.svg"
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
+    window = MainWindow(Backends())
+    window.show()
+    window.start(video)
+    return app.exec()

@@ -1,0 +1,370 @@
+"""Hand-off files: the ranked suggestions as CSV or JSON, and a preview MP4 of the video with a track muxed in.
+
+No Qt here: the GUI runs these in a worker, the CLI or a script can call them directly.
+
+The preview MP4 keeps the video's own compressed stream when MP4 can hold it (no re-encoding: fast and
+lossless) and re-encodes it to H.264 otherwise. The audio is the track from the start of its best section,
+resampled to 48 kHz stereo AAC, cut (or padded with silence) to the video's length, with short fades so it
+does not click in and out. Output is written to a temporary file beside the target and renamed at the end,
+so a cancelled or failed export never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from . import media
+from .emotions import Emotion
+from .errors import DecodeError, PathError
+from .jobs import CancelToken, ProgressCallback, check, report
+from .library import display_path
+
+if TYPE_CHECKING:
+    import av
+
+    from .ranking import Suggestion, VideoQuery
+
+# ----------------------------------------------------------------------------------- result lists
+
+# The same document as ``emomv-desktop suggest --json`` (format and version shared with the CLI).
+RESULTS_FORMAT = "emomv-desktop/suggestions"
+RESULTS_VERSION = 1
+CSV_FIELDS: tuple[str, ...] = (
+    "rank",
+    "title",
+    "artist",
+    "album",
+    "path",
+    "score",
+    "best_start",
+    "best_end",
+    "duration",
+    "emotion",
+    *(f"p_{e.label}" for e in Emotion),
+)
+
+
+def _probabilities(probs: Iterable[float] | None) -> dict[str, float] | None:
+    return None if probs is None else {e.label: round(float(p), 6) for e, p in zip(Emotion, probs)}
+
+
+def _label(emotion: Emotion | int | None) -> str | None:
+    return None if emotion is None else Emotion(int(emotion)).label
+
+
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 3)
+
+
+def suggestion_record(s: "Suggestion") -> dict[str, Any]:
+    """One suggestion as plain JSON-able data (paths as text, emotions by label)."""
+    return {
+        "rank": int(s.rank),
+        "path": display_path(s.path),
+        "title": s.title,
+        "artist": s.artist,
+        "album": s.album,
+        "duration": _seconds(s.duration),
+        "score": round(float(s.score), 6),
+        "best_section": {"start": _seconds(s.best_start), "end": _seconds(s.best_end)},
+        "emotion": _label(s.emotion),
+        "emotion_probs": _probabilities(s.emotion_probs),
+    }
+
+
+def video_record(query: "VideoQuery") -> dict[str, Any]:
+    probs = query.emotion_probs
+    return {
+        "path": display_path(query.path) if query.path is not None else None,
+        "duration": _seconds(query.duration),
+        "emotion": None if probs is None else Emotion(int(np.argmax(probs))).label,
+        "emotion_probs": _probabilities(probs),
+    }
+
+
+def results_document(
+    suggestions: Sequence["Suggestion"], query: "VideoQuery | None" = None, **extra: Any
+) -> dict[str, Any]:
+    """``{"format", "version", "video", ..extra.., "suggestions": [...]}``: what :func:`write_results_json` writes."""
+    return {
+        "format": RESULTS_FORMAT,
+        "version": RESULTS_VERSION,
+        "video": video_record(query) if query is not None else None,
+        **extra,
+        "suggestions": [suggestion_record(s) for s in suggestions],
+    }
+
+
+def _write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        write(tmp)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise PathError(path, f"cannot write ({exc.strerror or exc})") from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_results_json(
+    path: Path | str, suggestions: Sequence["Suggestion"], query: "VideoQuery | None" = None, **extra: Any
+) -> Path:
+    """The :func:`results_document` as UTF-8 JSON (``extra``: e.g. the filters applied, the model used)."""
+    document = results_document(suggestions, query, **extra)
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    return _write_atomically(Path(path), write)
+
+
+def write_results_csv(path: Path | str, suggestions: Sequence["Suggestion"]) -> Path:
+    """One row per suggestion with the columns of :data:`CSV_FIELDS` (UTF-8 with BOM, opens in spreadsheets)."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="", encoding="utf-8-sig") as f:
+            writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+            writer.writeheader()
+            for s in suggestions:
+                record = suggestion_record(s)
+                section = record.pop("best_section")
+                probs = record.pop("emotion_probs") or {}
+                record.update(best_start=section["start"], best_end=section["end"])
+                record.update({f"p_{label}": p for label, p in probs.items()})
+                writer.writerow(record)
+
+    return _write_atomically(Path(path), write)
+
+
+# ----------------------------------------------------------------------------------- preview MP4
+
+PREVIEW_SAMPLE_RATE = 48_000
+PREVIEW_LAYOUT = "stereo"
+PREVIEW_AUDIO_CODEC = "aac"
+PREVIEW_VIDEO_CODEC = "libx264"
+FADE_SECONDS = 0.05
+# Codecs an MP4 file can hold as they are: their packets are copied, not re-encoded.
+MP4_COPYABLE_CODECS = frozenset({"h264", "hevc", "mpeg4", "av1", "vp9"})
+# Audio is muxed this far ahead of the video packets, so the muxer never has to buffer much.
+AUDIO_LEAD_SECONDS = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class PreviewReport:
+    path: Path
+    duration: float
+    video_copied: bool  # True: the video stream was copied as it was; False: re-encoded to H.264
+    audio_start: float
+    audio_seconds_from_track: float  # the rest (to the video's length) is silence
+
+
+def _open_input(path: Path) -> "av.container.InputContainer":
+    import av
+
+    try:
+        return av.open(str(path))
+    except av.FFmpegError as exc:
+        raise DecodeError(path, f"not a readable media file ({exc})") from exc
+
+
+def _stream_duration(container, stream) -> float:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / 1_000_000
+    raise DecodeError(Path(container.name), "the file does not state its duration")
+
+
+class _TrackAudio:
+    """The track from ``start``, as 48 kHz stereo float planes, handed out in pieces up to a sample count."""
+
+    def __init__(self, container, start: float) -> None:
+        import av
+
+        if not container.streams.audio:
+            raise DecodeError(Path(container.name), "no audio stream")
+        self._stream = container.streams.audio[0]
+        self._start = max(0.0, start)
+        if self._start > 0 and self._stream.time_base is not None:
+            container.seek(int(self._start / self._stream.time_base), stream=self._stream, backward=True)
+        self._resampler = av.AudioResampler(format="fltp", layout=PREVIEW_LAYOUT, rate=PREVIEW_SAMPLE_RATE)
+        self._frames = self._decode(container)
+        self._buffer = np.zeros((2, 0), dtype=np.float32)
+        self.from_track = 0  # samples that came from the track (the rest is padding)
+        self.exhausted = False
+
+    def _decode(self, container) -> Iterator[np.ndarray]:
+        """Resampled planes from exactly ``start`` on (samples before it, left by the keyframe seek, dropped)."""
+        skip: int | None = None
+        for frame in container.decode(self._stream):
+            if skip is None:
+                first = float(frame.time) if frame.time is not None else 0.0
+                skip = max(0, int(round((self._start - first) * PREVIEW_SAMPLE_RATE)))
+            for out in self._resampler.resample(frame):
+                planes = out.to_ndarray().astype(np.float32, copy=False)
+                if skip:
+                    cut = min(skip, planes.shape[1])
+                    planes, skip = planes[:, cut:], skip - cut
+                if planes.shape[1]:
+                    yield planes
+        for out in self._resampler.resample(None):
+            yield out.to_ndarray().astype(np.float32, copy=False)
+
+    def take(self, samples: int) -> np.ndarray:
+        """Exactly ``samples`` samples: the track's next ones, then silence once it has ended."""
+        while self._buffer.shape[1] < samples and not self.exhausted:
+            try:
+                self._buffer = np.concatenate([self._buffer, next(self._frames)], axis=1)
+            except StopIteration:
+                self.exhausted = True
+        piece, self._buffer = self._buffer[:, :samples], self._buffer[:, samples:]
+        self.from_track += piece.shape[1]
+        if piece.shape[1] < samples:
+            piece = np.concatenate([piece, np.zeros((2, samples - piece.shape[1]), np.float32)], axis=1)
+        return piece
+
+
+def _fade(planes: np.ndarray, first: int, total: int, fade: int) -> np.ndarray:
+    """Apply fade-in over samples [0, fade) and fade-out over [total - fade, total) of the whole stream."""
+    if fade <= 0:
+        return planes
+    index = np.arange(first, first + planes.shape[1])
+    gain = np.minimum(1.0, np.minimum((index + 1) / fade, (total - index) / fade)).clip(0.0, 1.0)
+    return (planes * gain.astype(np.float32)).astype(np.float32)
+
+
+class _AudioWriter:
+    """Encodes the track's audio into the output, up to a given time on the video's timeline."""
+
+    def __init__(self, out, track: _TrackAudio, duration: float) -> None:
+        self._out = out
+        self._stream = out.add_stream(PREVIEW_AUDIO_CODEC, rate=PREVIEW_SAMPLE_RATE, layout=PREVIEW_LAYOUT)
+        self._track = track
+        self._total = int(round(duration * PREVIEW_SAMPLE_RATE))
+        self._fade = min(int(FADE_SECONDS * PREVIEW_SAMPLE_RATE), self._total // 2)
+        self._written = 0
+
+    def write_until(self, seconds: float) -> None:
+        import av
+
+        target = min(self._total, int(math.ceil(seconds * PREVIEW_SAMPLE_RATE)))
+        while self._written < target:
+            n = min(4096, target - self._written)
+            planes = _fade(self._track.take(n), self._written, self._total, self._fade)
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(planes), format="fltp", layout=PREVIEW_LAYOUT)
+            frame.sample_rate = PREVIEW_SAMPLE_RATE
+            frame.pts = self._written
+            frame.time_base = Fraction(1, PREVIEW_SAMPLE_RATE)
+            self._out.mux(self._stream.encode(frame))
+            self._written += n
+
+    def finish(self) -> None:
+        self.write_until(self._total / PREVIEW_SAMPLE_RATE)
+        self._out.mux(self._stream.encode(None))
+
+
+def _copy_video(video_in, v_in, out, make_audio: Callable[[], _AudioWriter], duration, progress, cancel) -> None:
+    v_out = out.add_stream_from_template(v_in)
+    audio = make_audio()
+    for packet in video_in.demux(v_in):
+        check(cancel)
+        if packet.dts is None:  # the demuxer's empty flush packet
+            continue
+        t = float(packet.pts * v_in.time_base) if packet.pts is not None else 0.0
+        audio.write_until(t + AUDIO_LEAD_SECONDS)
+        packet.stream = v_out
+        out.mux(packet)
+        report(progress, min(t, duration), duration, "copying the video")
+    audio.finish()
+
+
+def _encode_video(video_in, v_in, out, make_audio: Callable[[], _AudioWriter], duration, progress, cancel) -> None:
+    rate = v_in.average_rate or v_in.guessed_rate or Fraction(25)
+    v_out = out.add_stream(PREVIEW_VIDEO_CODEC, rate=rate)
+    v_out.width = v_in.codec_context.width - v_in.codec_context.width % 2
+    v_out.height = v_in.codec_context.height - v_in.codec_context.height % 2
+    v_out.pix_fmt = "yuv420p"
+    v_out.codec_context.time_base = v_in.time_base  # keep each frame's own time (variable frame rates too)
+    audio = make_audio()
+    for frame in video_in.decode(v_in):
+        check(cancel)
+        t = float(frame.time) if frame.time is not None else 0.0
+        audio.write_until(t + AUDIO_LEAD_SECONDS)
+        image = frame.reformat(width=v_out.width, height=v_out.height, format="yuv420p")
+        image.pts, image.time_base = frame.pts, v_in.time_base
+        out.mux(v_out.encode(image))
+        report(progress, min(t, duration), duration, "encoding the video")
+    out.mux(v_out.encode(None))
+    audio.finish()
+
+
+def export_preview(
+    video: Path | str,
+    track: Path | str,
+    start: float,
+    output: Path | str,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> PreviewReport:
+    """Write ``output`` (MP4): ``video``'s picture with ``track``'s audio from ``start`` s, for the video's length.
+
+    Raises :class:`DecodeError` for an unreadable input, :class:`PathError` when the output cannot be written,
+    :class:`Cancelled` when ``cancel`` is set (no output file is left behind then).
+    """
+    video, track, output = Path(video), Path(track), Path(output)
+    media.probe_video(video)  # the engine's own checks and messages for files that are no usable video/audio
+    media.probe_audio(track)
+    tmp = output.with_name(f".{output.stem}.part{output.suffix}")
+    try:
+        with _open_input(video) as video_in, _open_input(track) as track_in:
+            result = _write_preview(video_in, track_in, start, tmp, output, progress, cancel)
+        tmp.replace(output)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    report(progress, result.duration, result.duration, "done")
+    return result
+
+
+def _write_preview(video_in, track_in, start: float, tmp: Path, output: Path, progress, cancel) -> PreviewReport:
+    """Mux into ``tmp``; the report names ``output`` (where the caller moves the file)."""
+    import av
+
+    video, track = Path(video_in.name), Path(track_in.name)
+    v_in = video_in.streams.video[0]
+    duration = _stream_duration(video_in, v_in)
+    try:
+        out = av.open(str(tmp), "w", format="mp4")
+    except (av.FFmpegError, OSError) as exc:
+        raise PathError(output, f"cannot write ({exc})") from exc
+    copied = v_in.codec_context.name in MP4_COPYABLE_CODECS
+    track_audio = _TrackAudio(track_in, start)
+    write_video = _copy_video if copied else _encode_video
+    try:
+        write_video(video_in, v_in, out, lambda: _AudioWriter(out, track_audio, duration), duration, progress, cancel)
+    except av.FFmpegError as exc:
+        raise DecodeError(video, f"cannot mix with {track.name} ({exc})") from exc
+    finally:
+        out.close()
+    if track_audio.from_track == 0:
+        raise DecodeError(track, f"no audio could be decoded from {start:.1f} s on")
+    return PreviewReport(
+        path=output,
+        duration=duration,
+        video_copied=copied,
+        audio_start=max(0.0, start),
+        audio_seconds_from_track=min(duration, track_audio.from_track / PREVIEW_SAMPLE_RATE),
+    )

@@ -1,0 +1,159 @@
+"""The query workflow: load the models, open a video, analyse and rank it, supersede and cancel.
+
+Opening a video is two jobs sharing one request id: a quick probe on the io lane (a file that is no video
+is reported without disturbing the analysis or the results on screen), then the analysis on the inference
+lane. A newer request cancels the job of the older one and makes its id stale, so whatever the older job
+still reports is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Signal
+
+from emomv_desktop.engine.errors import Cancelled, EngineError, WeightsError
+
+from .sessions import Analysis, InferenceSession, ModelInfo, job
+from .worker import Job, Requests, WorkerLane, describe_error
+
+if TYPE_CHECKING:
+    from emomv_desktop.engine.jobs import CancelToken, ProgressCallback
+
+_log = logging.getLogger(__name__)
+
+
+def _probe(path: Path, _progress: "ProgressCallback", _cancel: "CancelToken") -> Any:
+    from emomv_desktop.engine.media import probe_video
+
+    return probe_video(path)
+
+
+class AnalysisController(QObject):
+    """Owns the request ids and the jobs of the query workflow; the window shows what it signals."""
+
+    loaded = Signal(object)  # ModelInfo: analysis is available
+    unavailable = Signal(str, bool)  # message, True when pretrained weights are what is missing
+    started = Signal(object)  # Path: analysis of this video began
+    progressed = Signal(object)  # engine.jobs.Progress of the current analysis
+    finished = Signal(object)  # Analysis of the current request (also after a re-rank)
+    failed = Signal(object, str)  # Path, message: the current request failed (or the file is no video)
+    cancelled = Signal(object)  # Path
+    busyChanged = Signal(bool)  # an analysis is running (the indexer should yield the device)
+
+    def __init__(self, inference_lane: WorkerLane, io_lane: WorkerLane, session: InferenceSession,
+                 top: int | None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.inference_lane, self.io_lane = inference_lane, io_lane
+        self.session = session
+        self.top = top
+        self.requests = Requests()
+        self.info: ModelInfo | None = None
+        self.problem: str | None = "the models are not loaded yet"
+        self.analysis: Analysis | None = None
+        self.current_path: Path | None = None
+        self._job: Job | None = None
+
+    # ------------------------------------------------------------------ model
+    @property
+    def ready(self) -> bool:
+        return self.info is not None
+
+    @property
+    def busy(self) -> bool:
+        return self._job is not None
+
+    def load(self) -> Job:
+        """(Re)load the models in the inference lane; ends in ``loaded`` or ``unavailable``."""
+        self.info = None
+        loading = Job(self.session.load, name="load models")
+        loading.returned.connect(lambda _id, info: self._loaded(info))
+        loading.errored.connect(lambda _id, exc: self._load_failed(exc))
+        return self.inference_lane.submit(loading)
+
+    def _loaded(self, info: ModelInfo) -> None:
+        self.info, self.problem = info, None
+        self.loaded.emit(info)
+
+    def _load_failed(self, exc: BaseException) -> None:
+        self.problem = describe_error(exc)
+        if not isinstance(exc, EngineError):
+            _log.error("loading the models failed", exc_info=exc)
+        self.unavailable.emit(self.problem, isinstance(exc, WeightsError))
+
+    # ------------------------------------------------------------------ queries
+    def open(self, path: Path | str) -> int:
+        """Start a query for ``path``; returns its request id. Every earlier request becomes stale."""
+        path = Path(path)
+        request = self.requests.issue()
+        if not self.ready:
+            self.failed.emit(path, f"Analysis is disabled: {self.problem}")
+            return request
+        probe = Job(job(_probe, path), request_id=request, name="probe video")
+        probe.returned.connect(lambda rid, _info: self._probed(rid, path))
+        probe.errored.connect(lambda rid, exc: self._probe_failed(rid, path, exc))
+        self.io_lane.submit(probe)
+        return request
+
+    def _probe_failed(self, request: int, path: Path, exc: BaseException) -> None:
+        if self.requests.is_current(request):
+            self.failed.emit(path, describe_error(exc))
+
+    def _probed(self, request: int, path: Path) -> None:
+        if not self.requests.is_current(request):
+            return
+        self.cancel()
+        self.current_path = path
+        self.analysis = None
+        analysis = Job(job(self.session.analyse, path, self.top), request_id=request, name="analyse")
+        self._track(analysis, path)
+        self.started.emit(path)
+        self.inference_lane.submit(analysis)
+
+    def rerank(self) -> Job | None:
+        """Rank the current video again (the library changed); nothing to do while an analysis runs."""
+        if self.analysis is None or self.busy or not self.ready:
+            return None
+        request = self.requests.issue()
+        ranking = Job(job(self.session.rerank, self.analysis.query, self.top), request_id=request, name="rerank")
+        self._track(ranking, Path(self.analysis.query.path))
+        return self.inference_lane.submit(ranking)
+
+    def cancel(self) -> None:
+        """Stop the running analysis (it reports ``cancelled``); nothing happens when none runs."""
+        if self._job is not None:
+            self._job.cancel()
+
+    def _track(self, running: Job, path: Path) -> None:
+        running.progressed.connect(self._progressed)
+        running.returned.connect(lambda rid, result: self._returned(rid, result))
+        running.errored.connect(lambda rid, exc: self._errored(rid, path, exc))
+        running.finished.connect(lambda _rid: self._finished(running))
+        self._job = running
+        self.busyChanged.emit(True)
+
+    def _progressed(self, request: int, progress) -> None:
+        if self.requests.is_current(request):
+            self.progressed.emit(progress)
+
+    def _returned(self, request: int, result: Analysis) -> None:
+        if self.requests.is_current(request):
+            self.analysis = result
+            self.finished.emit(result)
+
+    def _errored(self, request: int, path: Path, exc: BaseException) -> None:
+        if not self.requests.is_current(request):
+            return
+        if isinstance(exc, Cancelled):
+            self.cancelled.emit(path)
+            return
+        if not isinstance(exc, EngineError):
+            _log.error("analysis of %s failed", path, exc_info=exc)
+        self.failed.emit(path, describe_error(exc))
+
+    def _finished(self, finished_job: Job) -> None:
+        if self._job is finished_job:
+            self._job = None
+            self.busyChanged.emit(False)

@@ -1,0 +1,142 @@
+"""Hand-off: getting tracks out of the app — result lists, preview MP4s, the file's folder and path.
+
+File writing runs in workers (CSV/JSON on the io lane, the MP4 on the transfer lane, with progress and
+cancel); the writers themselves are in :mod:`emomv_desktop.engine.export`. Outcomes are reported as
+``message`` signals for the status bar.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtWidgets import QFileDialog, QToolButton, QWidget
+
+from emomv_desktop.engine.errors import Cancelled
+from emomv_desktop.engine.jobs import CancelToken, ProgressCallback
+
+from .progress import ProgressBar
+from .sessions import Analysis, job
+from .settings import Key, Settings
+from .worker import Job, WorkerLane, describe_error
+
+if TYPE_CHECKING:
+    from emomv_desktop.engine.export import PreviewReport
+    from emomv_desktop.engine.ranking import Suggestion, VideoQuery
+
+RESULT_FILTERS = "CSV (*.csv);;JSON (*.json)"
+MP4_FILTER = "MP4 video (*.mp4)"
+MESSAGE_MS = 8000
+
+
+def _write_results(path: Path, suggestions: list, query: "VideoQuery", _p: ProgressCallback, _c: CancelToken) -> Path:
+    from emomv_desktop.engine import export
+
+    if path.suffix.lower() == ".json":
+        return export.write_results_json(path, suggestions, query)
+    return export.write_results_csv(path, suggestions)
+
+
+def _write_preview(video: Path, track: Path, start: float, output: Path, progress: ProgressCallback,
+                   cancel: CancelToken) -> "PreviewReport":
+    from emomv_desktop.engine.export import export_preview
+
+    return export_preview(video, track, start, output, progress=progress, cancel=cancel)
+
+
+class HandOff(QObject):
+    """Exports and file actions for the window; ``progress``/``cancel_button`` go in its status bar."""
+
+    message = Signal(str, int)  # text, milliseconds to show it
+    exported = Signal(object)  # Path of a file written
+
+    def __init__(self, io_lane: WorkerLane, transfer_lane: WorkerLane, settings: Settings, window: QWidget) -> None:
+        super().__init__(window)
+        self.io_lane, self.transfer_lane = io_lane, transfer_lane
+        self.settings = settings
+        self.window = window
+        self.preview_job: Job | None = None
+        self.progress = ProgressBar("Export progress", window)
+        self.progress.setMaximumWidth(220)
+        self.progress.hide()
+        self.cancel_button = QToolButton(window)
+        self.cancel_button.setText("Cancel export")
+        self.cancel_button.setAccessibleName("Cancel export")
+        self.cancel_button.clicked.connect(self.cancel_export)
+        self.cancel_button.hide()
+
+    # ------------------------------------------------------------------ files
+    def _ask_save_path(self, title: str, suggested: str, filters: str) -> Path | None:
+        folder = Path(self.settings.get_path(Key.LAST_EXPORT_DIR))
+        chosen, _ = QFileDialog.getSaveFileName(self.window, title, str(folder / suggested), filters)
+        if not chosen:
+            return None
+        self.settings.set(Key.LAST_EXPORT_DIR, str(Path(chosen).parent))
+        return Path(chosen)
+
+    def export_results(self, analysis: Analysis | None, rows: Sequence["Suggestion"],
+                       path: Path | str | None = None) -> Job | None:
+        """Save ``rows`` as CSV or JSON (by the file's suffix; asks for a file when ``path`` is None)."""
+        if analysis is None:
+            self.message.emit("Nothing to export yet: drop a video first.", MESSAGE_MS)
+            return None
+        if path is None:
+            path = self._ask_save_path("Export results", f"{Path(analysis.query.path).stem}-music.csv", RESULT_FILTERS)
+            if path is None:
+                return None
+        writing = Job(job(_write_results, Path(path), list(rows), analysis.query), name="export results")
+        writing.returned.connect(lambda _id, out: self._saved(out))
+        writing.errored.connect(lambda _id, exc: self._failed(exc))
+        return self.io_lane.submit(writing)
+
+    def export_preview(self, analysis: Analysis | None, track: "Suggestion | None",
+                       path: Path | str | None = None) -> Job | None:
+        """Save the video with ``track``'s best section muxed in, as MP4 (one export at a time)."""
+        if analysis is None or track is None or self.preview_job is not None:
+            self.message.emit("Select a track first (and wait for a running export to end).", MESSAGE_MS)
+            return None
+        video = Path(analysis.query.path)
+        if path is None:
+            path = self._ask_save_path("Export preview", f"{video.stem}-{Path(track.path).stem}.mp4", MP4_FILTER)
+            if path is None:
+                return None
+        writing = Job(job(_write_preview, video, Path(track.path), float(track.best_start), Path(path)),
+                      name="export preview")
+        writing.progressed.connect(lambda _id, p: self.progress.show_progress(p, "Export %p%"))
+        writing.returned.connect(lambda _id, report: self._saved(report.path))
+        writing.errored.connect(lambda _id, exc: self._failed(exc))
+        writing.finished.connect(lambda _id: self._preview_finished())
+        self.preview_job = writing
+        self.progress.busy("Export…")
+        self.progress.show()
+        self.cancel_button.show()
+        return self.transfer_lane.submit(writing)
+
+    def cancel_export(self) -> None:
+        if self.preview_job is not None:
+            self.preview_job.cancel()
+
+    def _saved(self, path: Path) -> None:
+        self.message.emit(f"Saved {path}", MESSAGE_MS)
+        self.exported.emit(Path(path))
+
+    def _failed(self, exc: BaseException) -> None:
+        text = "Export cancelled" if isinstance(exc, Cancelled) else f"Export failed: {describe_error(exc)}"
+        self.message.emit(text, MESSAGE_MS)
+
+    def _preview_finished(self) -> None:
+        self.preview_job = None
+        self.progress.hide()
+        self.cancel_button.hide()
+
+    # ------------------------------------------------------------------ the file itself
+    def reveal(self, path: Path | str) -> bool:
+        """Open the folder holding ``path`` in the file manager."""
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
+
+    def copy_path(self, path: Path | str) -> None:
+        QGuiApplication.clipboard().setText(str(path))
+        self.message.emit(f"Copied {path}", MESSAGE_MS)
+

@@ -1,0 +1,617 @@
+"""The main window: drop a video, see the matched tracks, audition them against the picture, hand them off.
+
+Threads (see :mod:`emomv_desktop.ui.sessions` for what each lane owns):
+
+* the GUI thread only builds widgets and reacts to signals; it never decodes, runs a model or queries SQLite;
+* ``inference`` — the SlowFast backbone, the retrieval model and the ranker (one request at a time);
+* ``indexing`` — the VGGish backbone and the library writer; paused while a video is analysed, so the user's
+  query has the device to itself (indexing may take hours and would otherwise slow every query down);
+* ``io`` — short library reads/writes, video probes and result exports;
+* ``transfer`` — weight downloads/imports and preview-MP4 exports (long, no model).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractSlider,
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from emomv_desktop.engine.emotions import Emotion
+
+from . import text
+from .about import APP_TITLE, TEST_MODE_TEXT, about_html
+from .analysis import AnalysisController
+from .handoff import HandOff
+from .library_panel import LibraryPanel
+from .model_setup import ModelSetupDialog
+from .player import Player
+from .preview import PreviewPane
+from .query_panel import QueryPanel
+from .results import Column, ResultsFilter, ResultsModel
+from .sessions import (
+    DEFAULT_TOP,
+    Analysis,
+    Backends,
+    IndexSession,
+    InferenceSession,
+    LibraryReader,
+    ModelInfo,
+)
+from .settings import Key, Settings
+from .worker import Job, WorkerLane
+
+_log = logging.getLogger(__name__)
+
+SEEK_STEP_SECONDS = 5.0
+DISABLED_HINT = "Video analysis is disabled:\nsee the notice above."
+SHUTDOWN_WAIT_MS = 30_000
+LIBRARY_DOCK_HEIGHT = 210  # first launch: the results and the picture get the rest
+
+
+class Lanes:
+    """The worker lanes of one window (threads start on first use)."""
+
+    def __init__(self, parent: QWidget) -> None:
+        self.inference = WorkerLane("inference", parent)
+        self.indexing = WorkerLane("indexing", parent)
+        self.io = WorkerLane("io", parent)
+        self.transfer = WorkerLane("transfer", parent)
+
+    def all(self) -> tuple[WorkerLane, ...]:
+        return (self.inference, self.indexing, self.io, self.transfer)
+
+    def cancel_all(self) -> None:
+        for lane in self.all():
+            lane.cancel_all()
+
+    def shutdown(self) -> None:
+        """Wait for every lane to run what is queued (cancel first with :meth:`cancel_all`) and stop."""
+        for lane in self.all():
+            if not lane.shutdown(SHUTDOWN_WAIT_MS, cancel=False):
+                _log.warning("worker lane %s did not stop in time", lane.name)
+
+
+class MainWindow(QMainWindow):
+    """See the module docstring. Construct, then :meth:`start` (nothing runs before that)."""
+
+    def __init__(
+        self,
+        backends: Backends | None = None,
+        *,
+        settings: Settings | None = None,
+        multimedia: bool = True,
+        download_urls: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.backends = backends or Backends()
+        self.settings = settings or Settings()
+        self.download_urls = download_urls
+        self.lanes = Lanes(self)
+        self.library_reader = LibraryReader(self.backends)
+        self.index_session = IndexSession(self.backends)
+        self.inference = InferenceSession(self.backends)
+        self.analysis = AnalysisController(
+            self.lanes.inference, self.lanes.io, self.inference, self.settings.get(Key.TOP, DEFAULT_TOP), self
+        )
+        self.player = Player(self, unavailable_reason=None if multimedia else "the preview is turned off")
+        self.model_info: ModelInfo | None = None
+        self.handoff = HandOff(self.lanes.io, self.lanes.transfer, self.settings, self)
+        self._setup_dialog: ModelSetupDialog | None = None
+        self._closed = False
+        self._pending_video: Path | None = None
+        self.setWindowTitle(APP_TITLE)
+        self.setAcceptDrops(True)
+        self._build_central()
+        self._build_library_dock()
+        self._build_actions()
+        self._build_status_bar()
+        self._connect()
+        self._restore_settings()
+        self._set_analysis_enabled(False)
+        self.preview.show_hint("Loading the models…")
+
+    # ================================================================== construction
+    def _build_central(self) -> None:
+        self.banner = QFrame(self)
+        self.banner.setFrameShape(QFrame.Shape.StyledPanel)
+        self.banner.setObjectName("banner")
+        self.banner_label = QLabel("", self.banner)
+        self.banner_label.setWordWrap(True)
+        self.banner_label.setAccessibleName("Notice")
+        self.banner_button = QPushButton("Model setup…", self.banner)
+        self.banner_button.setAccessibleName("Open model setup")
+        banner_layout = QHBoxLayout(self.banner)
+        banner_layout.addWidget(self.banner_label, 1)
+        banner_layout.addWidget(self.banner_button)
+        self.banner.hide()
+
+        self.preview = PreviewPane(self.player, self)
+        self.query_panel = QueryPanel(self)
+        left = QWidget(self)
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.preview, 1)
+        left_layout.addWidget(self.query_panel)
+
+        right = QWidget(self)
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addLayout(self._build_filter_bar())
+        right_layout.addWidget(self._build_table(), 1)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setChildrenCollapsible(False)
+
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(6, 6, 6, 0)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+
+    def _build_filter_bar(self) -> QHBoxLayout:
+        self.search = QLineEdit(self)
+        self.search.setPlaceholderText("Search title, artist, album, file…")
+        self.search.setClearButtonEnabled(True)
+        self.search.setAccessibleName("Search results")
+        self.search.setToolTip("Show only tracks whose title, artist, album or path contains this text (Ctrl+F)")
+        self.emotion_filter = QComboBox(self)
+        self.emotion_filter.setAccessibleName("Emotion filter")
+        self.emotion_filter.setToolTip("Show only tracks with this predicted emotion")
+        self.emotion_filter.addItem("All emotions", None)
+        for emotion in Emotion:
+            self.emotion_filter.addItem(emotion.label.capitalize(), int(emotion))
+        self.length_filter = QCheckBox("At least as long as the video", self)
+        self.length_filter.setAccessibleName("Only tracks at least as long as the video")
+        self.length_filter.setToolTip("Hide tracks shorter than the video")
+        self.count_label = QLabel("", self)
+        self.count_label.setAccessibleName("Result count")
+        bar = QHBoxLayout()
+        bar.addWidget(self.search, 1)
+        bar.addWidget(self.emotion_filter)
+        bar.addWidget(self.length_filter)
+        bar.addWidget(self.count_label)
+        return bar
+
+    def _build_table(self) -> QTableView:
+        self.results = ResultsModel(self)
+        self.proxy = ResultsFilter(self)
+        self.proxy.setSourceModel(self.results)
+        table = self.table = QTableView(self)
+        table.setModel(self.proxy)
+        table.setAccessibleName("Matched tracks")
+        table.setSortingEnabled(True)
+        table.sortByColumn(Column.RANK, Qt.SortOrder.AscendingOrder)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        table.setDragEnabled(True)
+        table.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        table.setDefaultDropAction(Qt.DropAction.CopyAction)
+        table.setAlternatingRowColors(True)
+        table.setWordWrap(False)
+        table.verticalHeader().hide()
+        table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(Column.TITLE, QHeaderView.ResizeMode.Stretch)
+        header.setHighlightSections(False)
+        return table
+
+    def _build_library_dock(self) -> None:
+        self.library_panel = LibraryPanel(
+            self.lanes.io, self.lanes.indexing, self.library_reader, self.index_session, self.settings, self
+        )
+        self.library_dock = QDockWidget("Library", self)
+        self.library_dock.setObjectName("libraryDock")
+        self.library_dock.setWidget(self.library_panel)
+        self.library_dock.setAllowedAreas(Qt.DockWidgetArea.BottomDockWidgetArea | Qt.DockWidgetArea.TopDockWidgetArea)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.library_dock)
+
+    def _action(self, name: str, slot: Callable, shortcut: QKeySequence | str | None = None, tip: str = "") -> QAction:
+        action = QAction(name, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setToolTip(f"{tip or name.replace('…', '')} ({action.shortcut().toString()})" if shortcut else tip)
+        action.setStatusTip(tip)
+        action.triggered.connect(lambda _checked=False: slot())
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        self.open_action = self._action("&Open video…", self.choose_video, QKeySequence.StandardKey.Open,
+                                        "Analyse a video and list matching tracks")
+        self.cancel_action = self._action("&Cancel analysis", self.analysis.cancel, "Esc", "Stop the analysis")
+        self.export_results_action = self._action("Export &results…", self.export_results, "Ctrl+E",
+                                                  "Save the list of matched tracks as CSV or JSON")
+        self.export_preview_action = self._action("Export &preview MP4…", self.export_preview, "Ctrl+Shift+E",
+                                                  "Save the video with the selected track's best section as MP4")
+        self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.play_action = self._action("&Play / pause", self._space, "Space", "Play or pause the preview")
+        self.back_action = self._action("Back 5 s", lambda: self._seek_by(-SEEK_STEP_SECONDS), "Left")
+        self.ahead_action = self._action("Ahead 5 s", lambda: self._seek_by(SEEK_STEP_SECONDS), "Right")
+        self.previous_action = self._action("P&revious track", lambda: self.step_track(-1), "Ctrl+Up")
+        self.next_action = self._action("&Next track", lambda: self.step_track(1), "Ctrl+Down")
+        self.reveal_action = self._action("Reveal in &folder", self.reveal_selected, None,
+                                          "Open the folder that holds the track")
+        self.copy_action = self._action("&Copy path", self.copy_selected_path, "Ctrl+Shift+C",
+                                        "Copy the track's full path")
+        self.find_action = self._action("&Find", self.search.setFocus, QKeySequence.StandardKey.Find,
+                                        "Search the results")
+        self.setup_action = self._action("&Model setup…", self.show_model_setup, None,
+                                         "Download or import the pretrained networks")
+        self.about_action = self._action("&About EmoMV Desktop", self.show_about)
+        self.library_action = self.library_dock.toggleViewAction()
+        self.library_action.setShortcut(QKeySequence("Ctrl+L"))
+        for action in (self.back_action, self.ahead_action, self.play_action):
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+
+        menus = self.menuBar()
+        file_menu = menus.addMenu("&File")
+        for action in (self.open_action, self.cancel_action, None, self.export_results_action,
+                       self.export_preview_action, None, self.quit_action):
+            file_menu.addSeparator() if action is None else file_menu.addAction(action)
+        play_menu = menus.addMenu("&Playback")
+        for action in (self.play_action, self.back_action, self.ahead_action, self.previous_action, self.next_action):
+            play_menu.addAction(action)
+        track_menu = menus.addMenu("&Track")
+        for action in (self.reveal_action, self.copy_action, self.export_preview_action, self.find_action):
+            track_menu.addAction(action)
+        view_menu = menus.addMenu("&View")
+        view_menu.addAction(self.library_action)
+        tools_menu = menus.addMenu("&Help")
+        tools_menu.addAction(self.setup_action)
+        tools_menu.addAction(self.about_action)
+
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setMovable(False)
+        for action in (self.open_action, self.cancel_action, self.export_results_action,
+                       self.export_preview_action, self.library_action, self.setup_action):
+            toolbar.addAction(action)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.test_mode_label = QLabel(f" {TEST_MODE_TEXT} ", self)
+        self.test_mode_label.setObjectName("testModeMarker")
+        self.test_mode_label.setAccessibleName(TEST_MODE_TEXT)
+        self.test_mode_label.setToolTip("The backbones have random weights: rankings are meaningless (tests only)")
+        self.test_mode_label.setStyleSheet("QLabel#testModeMarker { background: #b3261e; color: white; "
+                                           "font-weight: bold; border-radius: 3px; }")
+        self.test_mode_label.hide()
+        self.device_label = QLabel("Device: –", self)
+        self.device_label.setAccessibleName("Device")
+        self.device_label.setToolTip("Where the networks run")
+        self.library_label = QLabel("Library: –", self)
+        self.library_label.setAccessibleName("Library size")
+        for widget in (self.test_mode_label, self.handoff.progress, self.handoff.cancel_button, self.device_label,
+                       self.library_label):
+            bar.addPermanentWidget(widget)
+
+    def _connect(self) -> None:
+        self.banner_button.clicked.connect(self.show_model_setup)
+        self.query_panel.cancelRequested.connect(self.analysis.cancel)
+        self.preview.previousRequested.connect(lambda: self.step_track(-1))
+        self.preview.nextRequested.connect(lambda: self.step_track(1))
+        self.search.textChanged.connect(self._filters_changed)
+        self.emotion_filter.currentIndexChanged.connect(self._filters_changed)
+        self.length_filter.toggled.connect(self._filters_changed)
+        self.table.selectionModel().currentRowChanged.connect(lambda current, _prev: self._preview_row(current))
+        self.table.customContextMenuRequested.connect(self._context_menu)
+        self.table.doubleClicked.connect(lambda _index: self.player.play())
+        self.handoff.message.connect(self.statusBar().showMessage)
+        self.player.errorOccurred.connect(lambda message: self.statusBar().showMessage(f"Preview: {message}", 8000))
+
+        a = self.analysis
+        a.loaded.connect(self._models_loaded)
+        a.unavailable.connect(self._models_unavailable)
+        a.started.connect(self._analysis_started)
+        a.progressed.connect(self.query_panel.set_progress)
+        a.finished.connect(self._analysis_finished)
+        a.failed.connect(self._analysis_failed)
+        a.cancelled.connect(self._analysis_cancelled)
+        a.busyChanged.connect(self.library_panel.hold)
+        a.busyChanged.connect(lambda busy: self.cancel_action.setEnabled(busy))
+        self.library_panel.statsChanged.connect(self._show_library_stats)
+        self.library_panel.libraryChanged.connect(self.analysis.rerank)
+
+    # ================================================================== start / stop
+    def start(self, video: Path | str | None = None, *, rescan: bool = True) -> None:
+        """Load the models and the library (in workers); analyse ``video`` once the models are ready."""
+        self._pending_video = Path(video) if video else None
+        self.analysis.load()
+        refresh = self.library_panel.refresh()
+        if rescan:
+            refresh.returned.connect(self._rescan_if_any_folder)
+
+    def _rescan_if_any_folder(self, _request: int, snapshot: Any) -> None:
+        """Reopening the app brings the index up to date (incrementally: unchanged files are skipped)."""
+        if snapshot.folders:
+            self.library_panel.start_index()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._closed:
+            self._closed = True
+            self._save_settings()
+            self.player.stop()
+            self.lanes.cancel_all()
+            self.lanes.inference.submit(Job(self.inference.close, name="close library"))
+            self.lanes.io.submit(Job(self.library_reader.close, name="close library"))
+            self.lanes.shutdown()
+        super().closeEvent(event)
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.get_bytes(Key.GEOMETRY)
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1280, 800)
+        state = self.settings.get_bytes(Key.WINDOW_STATE)
+        if state is None or not self.restoreState(state):
+            self.resizeDocks([self.library_dock], [LIBRARY_DOCK_HEIGHT], Qt.Orientation.Vertical)
+        splitter = self.settings.get_bytes(Key.SPLITTER)
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+        else:
+            self.splitter.setSizes([500, 700])
+        self.player.set_volume(self.settings.get(Key.VOLUME, self.player.volume))
+        self.preview.volume_slider.setValue(round(self.player.volume * 100))
+        self.length_filter.setChecked(self.settings.get(Key.FILTER_MIN_DURATION, False))
+        emotion = self.settings.get(Key.FILTER_EMOTION, -1)
+        self.emotion_filter.setCurrentIndex(max(0, self.emotion_filter.findData(emotion)))
+
+    def _save_settings(self) -> None:
+        self.settings.set(Key.GEOMETRY, self.saveGeometry())
+        self.settings.set(Key.WINDOW_STATE, self.saveState())
+        self.settings.set(Key.SPLITTER, self.splitter.saveState())
+        self.settings.set(Key.VOLUME, self.player.volume)
+        self.settings.set(Key.FILTER_MIN_DURATION, self.length_filter.isChecked())
+        emotion = self.emotion_filter.currentData()
+        self.settings.set(Key.FILTER_EMOTION, -1 if emotion is None else emotion)
+        self.settings.sync()
+
+    # ================================================================== models
+    def _set_analysis_enabled(self, enabled: bool, message: str = "") -> None:
+        self.open_action.setEnabled(enabled)
+        self.cancel_action.setEnabled(self.analysis.busy)
+        if enabled:
+            self.banner.hide()
+            self.preview.show_hint()
+        else:
+            self.banner_label.setText(message)
+            self.banner.setVisible(bool(message))
+            self.preview.show_hint(DISABLED_HINT if message else "")
+
+    def _models_loaded(self, info: ModelInfo) -> None:
+        self.model_info = info
+        self._set_analysis_enabled(True)
+        device = "GPU" if info.device.startswith("cuda") else "CPU"
+        self.device_label.setText(f"Device: {device}")
+        self.device_label.setToolTip(f"The networks run on {info.device}")
+        self.test_mode_label.setVisible(not info.pretrained)
+        suffix = f" — {TEST_MODE_TEXT}" if not info.pretrained else ""
+        self.setWindowTitle(APP_TITLE + suffix)
+        if self._pending_video is not None:
+            video, self._pending_video = self._pending_video, None
+            self.open_video(video)
+
+    def _models_unavailable(self, message: str, weights_missing: bool) -> None:
+        self.model_info = None
+        self._set_analysis_enabled(False, f"Video analysis is disabled: {message}")
+        self.banner_button.setVisible(weights_missing)
+        if weights_missing:
+            self.show_model_setup()
+
+    def model_setup_dialog(self) -> ModelSetupDialog:
+        if self._setup_dialog is None:
+            self._setup_dialog = ModelSetupDialog(
+                self.lanes.io, self.lanes.transfer, self.settings, self, urls=self.download_urls
+            )
+            self._setup_dialog.weightsChanged.connect(self._weights_changed)
+        return self._setup_dialog
+
+    def show_model_setup(self) -> ModelSetupDialog:
+        """Open the model-setup dialog (window-modal, never blocks the event loop)."""
+        dialog = self.model_setup_dialog()
+        dialog.refresh()
+        dialog.open()
+        return dialog
+
+    def _weights_changed(self) -> None:
+        self.lanes.indexing.submit(Job(self.index_session.forget_extractor, name="forget VGGish"))
+        self.analysis.load()
+
+    def show_about(self) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Icon.Information, f"About {APP_TITLE}", "", QMessageBox.StandardButton.Ok, self)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(self.about_text())
+        box.open()
+        return box
+
+    def about_text(self) -> str:
+        return about_html(self.model_info, self.analysis.problem)
+
+    # ================================================================== queries
+    def choose_video(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a video", self.settings.get_path(Key.LAST_VIDEO_DIR),
+            "Videos (*.mp4 *.mov *.m4v *.mkv *.webm *.avi *.mpg *.mpeg *.wmv *.mts);;All files (*)",
+        )
+        if path:
+            self.open_video(path)
+
+    def open_video(self, path: Path | str) -> int:
+        """Analyse ``path`` (what a drop, File → Open and the command line call); returns the request id."""
+        path = Path(path)
+        self.settings.set(Key.LAST_VIDEO_DIR, str(path.parent))
+        return self.analysis.open(path)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        files = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        if not files:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        if files[0].is_dir():
+            self._analysis_failed(files[0], f"{files[0]} is a folder: drop a video file (add music folders in the "
+                                            "Library panel).")
+            return
+        if len(files) > 1:
+            self.statusBar().showMessage(f"Several files dropped: analysing {files[0].name} only.", 8000)
+        self.open_video(files[0])
+
+    def _analysis_started(self, path: Path) -> None:
+        self.results.clear()
+        self._update_count()
+        self.query_panel.start(path)
+        self.player.set_video(path)
+        self.preview.show_video()
+        self.preview.set_enabled(True)
+        self.preview.set_track_text("")
+        self.statusBar().showMessage(f"Analysing {path.name}…")
+
+    def _analysis_finished(self, analysis: Analysis) -> None:
+        query = analysis.query
+        probs = None if query.emotion_probs is None else [float(p) for p in query.emotion_probs]
+        self.query_panel.finish(Path(query.path), query.duration, probs, len(analysis.suggestions))
+        self.results.set_results(analysis.suggestions, self.query_panel.chart.top_emotion())
+        self._filters_changed()
+        self.statusBar().showMessage(f"{len(analysis.suggestions)} tracks ranked for {Path(query.path).name}", 8000)
+        if self.proxy.rowCount():
+            self.table.selectRow(0)
+            self.table.setFocus()
+
+    def _analysis_failed(self, path: Path, message: str) -> None:
+        """The current video failed: say so in its place. Another file failed: keep what is shown, add a notice."""
+        self.statusBar().showMessage(message, 10000)
+        nothing_shown = self.analysis.analysis is None and not self.analysis.busy
+        if path == self.analysis.current_path or nothing_shown:
+            self.query_panel.fail(path, message)
+        else:
+            self.query_panel.notice(message)
+
+    def _analysis_cancelled(self, path: Path) -> None:
+        self.query_panel.cancelled(path)
+        self.statusBar().showMessage(f"Analysis of {path.name} cancelled", 8000)
+
+    # ================================================================== results and preview
+    def _filters_changed(self) -> None:
+        emotion = self.emotion_filter.currentData()
+        self.proxy.set_emotion(None if emotion is None else Emotion(emotion))
+        query = self.analysis.analysis.query if self.analysis.analysis is not None else None
+        minimum = query.duration if self.length_filter.isChecked() and query is not None else None
+        self.proxy.set_min_duration(minimum)
+        self.proxy.set_text(self.search.text())
+        self._update_count()
+
+    def _update_count(self) -> None:
+        total, shown = self.results.rowCount(), self.proxy.rowCount()
+        self.count_label.setText(f"{shown} of {total}" if total != shown else f"{total} tracks")
+
+    def selected_suggestion(self) -> Any:
+        index = self.table.selectionModel().currentIndex()
+        return self.proxy.suggestion(index.row()) if index.isValid() else None
+
+    def _preview_row(self, index: QModelIndex) -> None:
+        if not index.isValid():
+            return
+        s = self.proxy.suggestion(index.row())
+        self.player.set_track(s.path, float(s.best_start))
+        title = text.track_title(s.title, s.artist, s.path)
+        self.preview.set_track_text(f"♪ {title} — from {text.section(s.best_start, s.best_end)}")
+
+    def step_track(self, step: int) -> None:
+        """Select the next (``step=1``) or previous (``-1``) row; the preview follows, the video keeps its place."""
+        rows = self.proxy.rowCount()
+        if not rows:
+            return
+        current = self.table.selectionModel().currentIndex()
+        row = min(rows - 1, max(0, (current.row() if current.isValid() else -1) + step))
+        self.table.selectionModel().setCurrentIndex(
+            self.proxy.index(row, 0),
+            QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
+        )
+
+    def _space(self) -> None:
+        """Space plays/pauses, except on a focused button or check box, which it presses as usual."""
+        focus = self.focusWidget()
+        if isinstance(focus, QAbstractButton):
+            focus.click()
+        else:
+            self.player.toggle()
+
+    def _seek_by(self, seconds: float) -> None:
+        """Left/Right seek the preview, except on a focused slider (volume), which they move as usual."""
+        focus = self.focusWidget()
+        if isinstance(focus, QAbstractSlider):
+            step = QAbstractSlider.SliderAction.SliderSingleStepAdd
+            focus.triggerAction(step if seconds > 0 else QAbstractSlider.SliderAction.SliderSingleStepSub)
+            return
+        self.player.seek(max(0.0, self.player.position() + seconds))
+
+    def _context_menu(self, point: QPoint) -> None:
+        if not self.table.indexAt(point).isValid():
+            return
+        menu = QMenu(self)
+        for action in (self.reveal_action, self.copy_action, self.export_preview_action):
+            menu.addAction(action)
+        menu.popup(self.table.viewport().mapToGlobal(point))
+
+    def reveal_selected(self) -> bool:
+        s = self.selected_suggestion()
+        return s is not None and self.handoff.reveal(s.path)
+
+    def copy_selected_path(self) -> None:
+        s = self.selected_suggestion()
+        if s is not None:
+            self.handoff.copy_path(s.path)
+
+    def _show_library_stats(self, stats: Any) -> None:
+        self.library_label.setText(f"Library: {stats.indexed} tracks")
+        self.library_label.setToolTip(f"{stats.indexed} indexed, {stats.failed} failed, {stats.windows} sections, "
+                                      f"index {text.file_size(stats.db_bytes)}")
+
+    # ================================================================== hand-off
+    def visible_suggestions(self) -> list:
+        """The rows as shown: filtered and sorted."""
+        return [self.proxy.suggestion(row) for row in range(self.proxy.rowCount())]
+
+    def export_results(self, path: Path | str | None = None) -> Job | None:
+        """Save the rows as shown as CSV or JSON (asks for a file when ``path`` is None)."""
+        return self.handoff.export_results(self.analysis.analysis, self.visible_suggestions(), path)
+
+    def export_preview(self, path: Path | str | None = None) -> Job | None:
+        """Save the video with the selected track's best section as MP4 (asks for a file when ``path`` is None)."""
+        return self.handoff.export_preview(self.analysis.analysis, self.selected_suggestion(), path)

@@ -1,0 +1,309 @@
+"""The preview player: the muted video with a track's audio from its best section, in sync.
+
+:class:`Player` wraps two ``QMediaPlayer`` objects behind its own signals:
+
+* the **video** player has no audio output at all (the cut is shown muted) and is the master clock;
+* the **audio** player plays the selected track, offset so that video time 0 is the start of the track's
+  best section: ``audio position = offset + video position``.
+
+Play, pause and seek act on both; while playing, the audio is re-aligned whenever it drifts from the video
+by more than :data:`MAX_DRIFT_MS`. Switching tracks keeps the video position. A ``QMediaPlayer`` ignores
+``setPosition`` while its media is still loading, so seeks made then are kept and applied when it has
+loaded.
+
+QtMultimedia is optional at run time: if it cannot be imported or has no backend, :attr:`Player.available`
+is False, :attr:`Player.unavailable_reason` says why, every method is a harmless no-op, and the rest of
+the app works as before.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QUrl, Signal
+
+try:
+    from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
+
+    _IMPORT_PROBLEM: str | None = None
+except ImportError as exc:  # the PySide6-Addons wheel or a system library (libpulse0) is missing
+    QAudioOutput = QMediaPlayer = None  # type: ignore[assignment,misc]
+    _IMPORT_PROBLEM = f"QtMultimedia cannot be loaded ({exc}); install PySide6-Addons and libpulse0"
+
+_log = logging.getLogger(__name__)
+
+# Audio further than this from where the video says it should be is re-seeked while playing.
+MAX_DRIFT_MS = 300
+DEFAULT_VOLUME = 0.8
+
+
+def multimedia_problem() -> str | None:
+    """Why the preview cannot work on this machine, or None when it can."""
+    if _IMPORT_PROBLEM:
+        return _IMPORT_PROBLEM
+    if not QMediaPlayer().isAvailable():
+        return "QtMultimedia has no media backend on this machine"
+    return None
+
+
+# The two players and the audio output are made by QML, i.e. by C++: see _native_players.
+_PLAYERS_QML = b"""
+import QtQuick
+import QtMultimedia
+Item {
+    property MediaPlayer video: MediaPlayer { objectName: "video" }
+    property MediaPlayer audio: MediaPlayer { objectName: "audio"; audioOutput: AudioOutput { } }
+}
+"""
+
+
+def _native_players(parent: QObject) -> tuple["QMediaPlayer", "QMediaPlayer"]:
+    """The video player (no audio output: muted) and the track's player (with an output), made by C++.
+
+    Why not ``QMediaPlayer()`` from Python: the FFmpeg backend tears its renderers down in their own threads,
+    disconnecting from the player and its QAudioOutput, and Qt then calls ``disconnectNotify`` on those with
+    an internal connection mutex held. On objects created from Python that virtual asks for the GIL (to look
+    for a Python override). When the GUI thread holds the GIL and waits for the same mutex (any QMediaPlayer
+    call, any signal connection made meanwhile) both threads wait for ever: this deadlock was seen here once
+    every few dozen track switches. Objects created by QML have no Python overrides, so a renderer thread
+    never needs the GIL. Falls back to Python-made objects (and logs why) if QML is not available.
+    """
+    try:
+        from PySide6.QtQml import QQmlComponent, QQmlEngine
+
+        engine = QQmlEngine()
+        component = QQmlComponent(engine)
+        component.setData(_PLAYERS_QML, QUrl())
+        holder = component.create()
+        if holder is None:
+            raise RuntimeError(component.errorString().strip())
+    except (ImportError, RuntimeError) as exc:
+        _log.warning("QML multimedia unavailable (%s); preview players made from Python", exc)
+        video, audio = QMediaPlayer(parent), QMediaPlayer(parent)
+        audio.setAudioOutput(QAudioOutput(audio))
+        return video, audio
+    video, audio = (holder.findChild(QMediaPlayer, name) for name in ("video", "audio"))
+    if video is None or audio is None:
+        raise RuntimeError("the QML players were not created")
+    holder.setParent(parent)  # the players belong to the holder; owned by the Player from now on
+    engine.setParent(parent)  # added after the holder: deleted after it
+    return video, audio
+
+
+def _ms(seconds: float) -> int:
+    return int(round(seconds * 1000.0))
+
+
+class _Seekable:
+    """One QMediaPlayer plus the seek it could not take yet because its media was still loading."""
+
+    _READY = ()  # filled in below when QtMultimedia is present
+
+    def __init__(self, player: "QMediaPlayer") -> None:
+        self.player = player
+        self.pending_ms: int | None = None
+        player.mediaStatusChanged.connect(self._on_status)
+
+    def loaded(self) -> bool:
+        return self.player.mediaStatus() in self._READY
+
+    def seek(self, ms: int) -> None:
+        ms = max(0, ms)
+        if self.loaded():
+            self.pending_ms = None
+            self.player.setPosition(ms)
+        else:
+            self.pending_ms = ms
+
+    def position_ms(self) -> int:
+        """Where the player is, or where it will be once loaded."""
+        return self.pending_ms if self.pending_ms is not None else self.player.position()
+
+    def set_source(self, path: str | Path | None, start_ms: int = 0) -> None:
+        self.pending_ms = start_ms
+        self.player.setSource(QUrl.fromLocalFile(str(path)) if path else QUrl())
+
+    def _on_status(self, status) -> None:
+        if status in self._READY and self.pending_ms is not None:
+            ms, self.pending_ms = self.pending_ms, None
+            self.player.setPosition(ms)
+
+
+if QMediaPlayer is not None:
+    _Seekable._READY = (
+        QMediaPlayer.MediaStatus.LoadedMedia,
+        QMediaPlayer.MediaStatus.BufferingMedia,
+        QMediaPlayer.MediaStatus.BufferedMedia,
+        QMediaPlayer.MediaStatus.EndOfMedia,
+    )
+
+
+class Player(QObject):
+    """Muted video + offset track audio, kept in sync. Times in the API are seconds on the video's timeline."""
+
+    positionChanged = Signal(float)
+    durationChanged = Signal(float)
+    playingChanged = Signal(bool)
+    trackChanged = Signal(str, float)  # track path ("" when none), offset into the track (s)
+    volumeChanged = Signal(float)
+    errorOccurred = Signal(str)
+
+    def __init__(self, parent: QObject | None = None, *, unavailable_reason: str | None = None) -> None:
+        """``unavailable_reason`` forces the player off (used when the caller already knows it cannot work)."""
+        super().__init__(parent)
+        self.unavailable_reason = unavailable_reason or multimedia_problem()
+        self._playing = False
+        self._video_path: Path | None = None
+        self._track_path: Path | None = None
+        self._offset = 0.0
+        self._volume = DEFAULT_VOLUME
+        if self.unavailable_reason:
+            self._video = self._audio = None
+            return
+        video, audio = _native_players(self)
+        self._video = _Seekable(video)  # no QAudioOutput: the cut plays muted
+        self._audio = _Seekable(audio)
+        self._output = audio.audioOutput()
+        self._output.setVolume(self._volume)
+        video = self._video.player
+        video.positionChanged.connect(self._on_video_position)
+        video.durationChanged.connect(lambda ms: self.durationChanged.emit(ms / 1000.0))
+        video.mediaStatusChanged.connect(self._on_video_status)
+        video.playbackStateChanged.connect(self._on_video_state)
+        for seekable in (self._video, self._audio):
+            seekable.player.errorOccurred.connect(self._on_error)
+
+    # ---------------------------------------------------------------- state
+    @property
+    def available(self) -> bool:
+        return self.unavailable_reason is None
+
+    @property
+    def playing(self) -> bool:
+        return self._playing
+
+    @property
+    def video_path(self) -> Path | None:
+        return self._video_path
+
+    @property
+    def track_path(self) -> Path | None:
+        return self._track_path
+
+    @property
+    def track_offset(self) -> float:
+        return self._offset
+
+    @property
+    def volume(self) -> float:
+        return self._volume
+
+    def position(self) -> float:
+        """Seconds into the video."""
+        return self._video.position_ms() / 1000.0 if self._video else 0.0
+
+    def duration(self) -> float:
+        return self._video.player.duration() / 1000.0 if self._video else 0.0
+
+    def audio_position(self) -> float:
+        """Seconds into the track file (offset + video position, once loaded)."""
+        return self._audio.position_ms() / 1000.0 if self._audio else 0.0
+
+    def video_player(self) -> "QMediaPlayer | None":
+        """The video's QMediaPlayer, to attach a QVideoWidget with ``setVideoOutput``."""
+        return self._video.player if self._video else None
+
+    # ---------------------------------------------------------------- commands
+    def set_video(self, path: str | Path | None) -> None:
+        """Load a video (or clear it with None): stops playback, drops the track, starts at 0."""
+        self.pause()
+        self._video_path = Path(path) if path else None
+        self.set_track(None)
+        if self._video:
+            self._video.set_source(self._video_path)
+        self.positionChanged.emit(0.0)
+
+    def set_track(self, path: str | Path | None, offset: float = 0.0) -> None:
+        """Play ``path`` from ``offset`` s at video time 0; the video keeps its position."""
+        self._track_path = Path(path) if path else None
+        self._offset = max(0.0, float(offset)) if path else 0.0
+        if self._audio:
+            self._audio.player.stop()
+            self._audio.set_source(self._track_path, self._target_audio_ms())
+            if self._playing and self._track_path:
+                self._audio.player.play()
+        self.trackChanged.emit(str(self._track_path or ""), self._offset)
+
+    def play(self) -> None:
+        if not self._video or self._video_path is None:
+            return
+        if self._video.player.mediaStatus() == QMediaPlayer.MediaStatus.EndOfMedia:
+            self.seek(0.0)
+        self._audio.seek(self._target_audio_ms())
+        self._video.player.play()
+        if self._track_path:
+            self._audio.player.play()
+        self._set_playing(True)
+
+    def pause(self) -> None:
+        if self._video:
+            self._video.player.pause()
+            self._audio.player.pause()
+        self._set_playing(False)
+
+    def toggle(self) -> None:
+        self.pause() if self._playing else self.play()
+
+    def seek(self, seconds: float) -> None:
+        """Move both players to ``seconds`` on the video's timeline."""
+        if not self._video:
+            return
+        self._video.seek(_ms(seconds))
+        self._audio.seek(self._target_audio_ms())
+        self.positionChanged.emit(self.position())
+
+    def set_volume(self, volume: float) -> None:
+        self._volume = min(1.0, max(0.0, float(volume)))
+        if self._audio:
+            self._output.setVolume(self._volume)
+        self.volumeChanged.emit(self._volume)
+
+    def stop(self) -> None:
+        """Stop and release both media (before the window closes)."""
+        self.pause()
+        if self._video:
+            self._video.player.setSource(QUrl())
+            self._audio.player.setSource(QUrl())
+
+    # ---------------------------------------------------------------- internals
+    def _target_audio_ms(self) -> int:
+        return _ms(self._offset) + (self._video.position_ms() if self._video else 0)
+
+    def _set_playing(self, playing: bool) -> None:
+        if playing != self._playing:
+            self._playing = playing
+            self.playingChanged.emit(playing)
+
+    def _on_video_position(self, ms: int) -> None:
+        if self._playing and self._track_path and self._audio.loaded():
+            if abs(self._audio.player.position() - (_ms(self._offset) + ms)) > MAX_DRIFT_MS:
+                self._audio.seek(_ms(self._offset) + ms)
+        self.positionChanged.emit(ms / 1000.0)
+
+    def _on_video_status(self, status) -> None:
+        if status == QMediaPlayer.MediaStatus.EndOfMedia:
+            self._audio.player.pause()
+            self._set_playing(False)
+        elif status == QMediaPlayer.MediaStatus.InvalidMedia:
+            self._set_playing(False)
+
+    def _on_video_state(self, state) -> None:
+        """The video stopped by itself (its end, an error): the track stops with it."""
+        if state == QMediaPlayer.PlaybackState.StoppedState and self._playing:
+            self._audio.player.pause()
+            self._set_playing(False)
+
+    def _on_error(self, _error, message: str) -> None:
+        if message:
+            self.errorOccurred.emit(message)

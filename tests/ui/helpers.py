@@ -1,0 +1,75 @@
+"""Helpers for the GUI tests: backends with prebuilt backbones, drag and drop like a file manager."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from emomv_desktop.ui.sessions import Backends
+
+SEED = 1234
+
+ANALYSIS_TIMEOUT_MS = 180_000  # one SlowFast clip takes ~2 s on an idle CPU, far longer on a busy one
+
+
+@dataclasses.dataclass
+class PrebuiltBackends(Backends):
+    """Backends that hand out backbones built once per session (random init, ``pretrained`` False)."""
+
+    extractors: tuple = ()
+
+    def video_extractor(self, device):
+        return self.extractors[0]
+
+    def music_extractor(self, device):
+        return self.extractors[1]
+
+
+def random_extractors():
+    """Random-init SlowFast (one clip per window: tests stay fast) and VGGish, from the engine's constructors."""
+    import torch
+
+    from emomv_desktop.engine.backbones import SlowFastExtractor, VGGishExtractor
+
+    torch.manual_seed(SEED)
+    return SlowFastExtractor.build(None, "cpu", clips_per_window=1), VGGishExtractor.build(None, "cpu")
+
+
+def index_and_make_model(music: Path, db: Path, model_path: Path, vggish, card: dict):
+    """Index ``music`` into ``db`` with ``vggish``; save a random retrieval model whose music scaler fits it.
+
+    Fitting the scaler spreads the (nearly constant) random-VGGish features, so tracks get distinct scores and
+    best sections: what a trained model gives, without its meaning. Returns the index report.
+    """
+    import torch
+
+    from emomv_desktop.engine.library import Library
+    from emomv_desktop.engine.model import RetrievalModel, save_model
+
+    with Library(db) as library:
+        report = library.index(vggish, folders=[music])
+        windows = library.window_features(vggish.backbone_id)
+    torch.manual_seed(SEED)
+    model = RetrievalModel().eval()
+    model.fit_scalers(None, torch.from_numpy(windows.features))
+    save_model(model_path, model, card)
+    return report
+
+
+def drop_files(target, *paths: Path) -> QDropEvent:
+    """Drag ``paths`` over ``target`` and drop them, as a file manager does (file URLs in the mime data)."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    point = QPointF(target.rect().center())
+    enter = QDragEnterEvent(point, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(target, enter)
+    assert enter.isAccepted(), "the window refused the drag"
+    drop = QDropEvent(point, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(target, drop)
+    return drop

@@ -1,0 +1,124 @@
+"""First run without the pretrained backbones: the setup dialog, analysis disabled, download/import/cancel."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+
+import pytest
+import torch
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from emomv_desktop.engine import weights
+from emomv_desktop.ui.sessions import Backends
+
+TRICKLE_BYTES = 64 * 1024
+ADVERTISED_BYTES = 200 * 1024 * 1024
+
+
+@pytest.fixture
+def trickle_server():
+    """A local HTTP server that sends a large file very slowly (until the client hangs up)."""
+
+    class Trickle(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            self.send_response(200)
+            self.send_header("Content-Length", str(ADVERTISED_BYTES))
+            self.end_headers()
+            try:
+                for _ in range(ADVERTISED_BYTES // TRICKLE_BYTES):
+                    self.wfile.write(b"\0" * TRICKLE_BYTES)
+                    self.wfile.flush()
+                    stop.wait(0.02)  # the server's pace, not a test wait
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    stop = threading.Event()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/SLOWFAST_8x8_R50.pyth"
+    stop.set()
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def production_window(qtbot, tmp_path, indexed_library, trickle_server):
+    """The app as shipped (no random weights allowed) on a machine without the weight files."""
+    from emomv_desktop.ui.main_window import MainWindow
+
+    backends = Backends(device="cpu", model_path=indexed_library.model, library_path=tmp_path / "library.sqlite3")
+    window = MainWindow(backends, download_urls={weights.SLOWFAST: trickle_server})
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.analysis.unavailable, timeout=60_000):
+        window.start(rescan=False)
+    yield window
+    window.close()
+
+
+def test_missing_weights_open_the_setup_dialog_and_disable_analysis(qtbot, production_window, ui_media):
+    window = production_window
+    dialog = window.model_setup_dialog()
+    assert dialog.isVisible()
+    qtbot.waitUntil(lambda: len(dialog.statuses) == len(weights.REGISTRY), timeout=30_000)
+    for key, row in dialog.rows.items():
+        assert row.state.text() == "Missing", key
+        assert weights.REGISTRY[key].filename in row.message.text()
+    assert not dialog.all_present()
+    assert not window.open_action.isEnabled()
+    assert window.banner.isVisible() and "Video analysis is disabled" in window.banner_label.text()
+    for key in weights.REGISTRY:
+        assert key in window.banner_label.text()
+    assert not window.test_mode_label.isVisible()  # never silently random
+    with qtbot.waitSignal(window.analysis.failed, timeout=5_000) as failed:
+        window.open_video(ui_media.video)
+    assert failed.args[1].startswith("Analysis is disabled")
+    assert "Analysis is disabled" in window.query_panel.message.text()
+    assert window.lanes.inference.idle and window.results.rowCount() == 0
+
+
+def test_a_download_shows_progress_and_can_be_cancelled(qtbot, production_window):
+    dialog = production_window.model_setup_dialog()
+    fractions = []
+    transfer = dialog.download(weights.SLOWFAST)
+    transfer.progressed.connect(lambda _id, p: fractions.append(p.fraction))
+    qtbot.waitUntil(lambda: any(f for f in fractions), timeout=30_000)
+    assert dialog.progress.isVisible() and dialog.cancel_button.isEnabled()
+    assert not dialog.rows[weights.VGGISH].download.isEnabled()  # one transfer at a time
+    assert dialog.status_label.text().startswith("downloading")
+    with qtbot.waitSignal(transfer.finished, timeout=60_000):
+        QTest.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
+    assert dialog.status_label.text().startswith("Cancelled")
+    part = weights.weight_path(weights.SLOWFAST).with_name(weights.REGISTRY[weights.SLOWFAST].filename + ".part")
+    assert part.is_file() and part.stat().st_size > 0  # kept for resuming
+    assert dialog.rows[weights.SLOWFAST].download.isEnabled() and not dialog.progress.isVisible()
+
+
+def test_importing_files_checks_them_and_a_good_one_becomes_present(qtbot, production_window, tmp_path):
+    window = production_window
+    dialog = window.model_setup_dialog()
+    junk = tmp_path / "vggish-download.pth"
+    junk.write_bytes(b"this is not a checkpoint" * 100)
+    with qtbot.waitSignal(dialog.import_file(weights.VGGISH, junk).finished, timeout=30_000):
+        pass
+    assert dialog.status_label.text() and "Installed" not in dialog.status_label.text()
+    assert not weights.weight_path(weights.VGGISH).exists()
+
+    # a checkpoint with SlowFast's architecture (random values: no published hash to check against)
+    torch.manual_seed(0)
+    checkpoint = tmp_path / "SLOWFAST_8x8_R50.pyth"
+    torch.save({"model_state": weights.REGISTRY[weights.SLOWFAST].architecture().state_dict()}, checkpoint)
+    with qtbot.waitSignal(window.analysis.unavailable, timeout=120_000) as reloaded:
+        with qtbot.waitSignal(dialog.weightsChanged, timeout=120_000):
+            dialog.import_file(weights.SLOWFAST, checkpoint)
+    qtbot.waitUntil(lambda: dialog.rows[weights.SLOWFAST].state.text() == "Present ✓", timeout=30_000)
+    assert dialog.rows[weights.VGGISH].state.text() == "Missing"
+    message = reloaded.args[0]
+    assert weights.VGGISH in message and weights.SLOWFAST not in message  # only what is still missing
+    assert not window.open_action.isEnabled()

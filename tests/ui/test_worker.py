@@ -1,0 +1,196 @@
+"""The worker abstraction: signals, order, errors, cancel, pause, lanes and stale request ids."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from emomv_desktop.engine.errors import Cancelled, DecodeError
+from emomv_desktop.engine.jobs import Progress, report
+from emomv_desktop.ui.worker import Job, Requests, WorkerLane, describe_error
+
+
+@pytest.fixture
+def lane(qtbot):
+    lane = WorkerLane("test")
+    yield lane
+    assert lane.shutdown(10_000)
+
+
+def _record(job: Job) -> list:
+    events: list = []
+    job.started.connect(lambda rid: events.append(("started", rid)))
+    job.progressed.connect(lambda rid, p: events.append(("progressed", rid, p.done)))
+    job.returned.connect(lambda rid, value: events.append(("returned", rid, value)))
+    job.errored.connect(lambda rid, exc: events.append(("errored", rid, exc)))
+    job.finished.connect(lambda rid: events.append(("finished", rid)))
+    return events
+
+
+def test_job_reports_progress_result_and_finishes_last_on_the_lane_thread(qtbot, lane):
+    threads = []
+
+    def work(progress, cancel):
+        threads.append(threading.current_thread().name)
+        report(progress, 1, 1, "one")  # final progress is never rate-limited away
+        return 42
+
+    job = Job(work, request_id=7)
+    events = _record(job)
+    with qtbot.waitSignal(job.finished, timeout=10_000):
+        lane.submit(job)
+    assert events == [("started", 7), ("progressed", 7, 1), ("returned", 7, 42), ("finished", 7)]
+    assert threads and threads[0] != threading.main_thread().name
+
+
+def test_engine_errors_arrive_through_errored(qtbot, lane):
+    def fail(progress, cancel):
+        raise DecodeError("/music/x.mp3", "not audio")
+
+    job = Job(fail, request_id=3)
+    events = _record(job)
+    with qtbot.waitSignal(job.finished, timeout=10_000):
+        lane.submit(job)
+    kinds = [e[0] for e in events]
+    assert kinds == ["started", "errored", "finished"]
+    exc = events[1][2]
+    assert isinstance(exc, DecodeError)
+    assert describe_error(exc) == "/music/x.mp3: not audio"
+    assert describe_error(ValueError("boom")).startswith("Unexpected error (ValueError: boom)")
+
+
+def test_cancel_stops_a_running_job_cooperatively(qtbot, lane):
+    running = threading.Event()
+
+    def loop(progress, cancel):
+        while True:
+            running.set()
+            cancel.check()
+            time.sleep(0.01)  # stand-in for a batch of work
+
+    job = Job(loop)
+    events = _record(job)
+    lane.submit(job)
+    qtbot.waitUntil(running.is_set, timeout=10_000)
+    with qtbot.waitSignal(job.finished, timeout=10_000):
+        job.cancel()
+    assert isinstance(events[1][2], Cancelled)
+
+
+def test_a_result_that_arrives_after_cancel_counts_as_cancelled(qtbot, lane):
+    def ignores_cancel(progress, cancel):
+        cancel.cancel()  # the caller cancelled while the last step ran
+        return "late"
+
+    job = Job(ignores_cancel)
+    events = _record(job)
+    with qtbot.waitSignal(job.finished, timeout=10_000):
+        lane.submit(job)
+    assert [e[0] for e in events] == ["started", "errored", "finished"]
+    assert isinstance(events[1][2], Cancelled)
+
+
+def test_pause_holds_the_job_at_its_next_progress_report_until_resumed(qtbot, lane):
+    passed = threading.Event()
+
+    def work(progress, cancel):
+        progress(Progress(0, 2, "first step"))
+        passed.set()
+        return "done"
+
+    job = Job(work)
+    job.pause()
+    assert job.paused
+    lane.submit(job)
+    assert not passed.wait(0.5), "a paused job went on past its progress report"
+    with qtbot.waitSignal(job.returned, timeout=10_000) as blocker:
+        job.resume()
+    assert blocker.args == [0, "done"]
+
+
+def test_cancel_releases_a_paused_job(qtbot, lane):
+    job = Job(lambda progress, cancel: progress(Progress(0, 1)))
+    events = _record(job)
+    job.pause()
+    lane.submit(job)
+    with qtbot.waitSignal(job.finished, timeout=10_000):
+        job.cancel()
+    assert isinstance(events[1][2], Cancelled)
+
+
+def test_a_lane_runs_its_jobs_one_at_a_time_in_order(qtbot, lane):
+    order: list[int] = []
+    active = []
+
+    def make(i):
+        def work(progress, cancel):
+            active.append(i)
+            assert len(active) == 1, "two jobs of one lane ran at once"
+            order.append(i)
+            active.remove(i)
+            return i
+
+        return work
+
+    jobs = [Job(make(i)) for i in range(5)]
+    idle = []
+    lane.idle_changed.connect(idle.append)
+    with qtbot.waitSignal(jobs[-1].finished, timeout=10_000):
+        for j in jobs:
+            lane.submit(j)
+    qtbot.waitUntil(lambda: lane.idle)
+    assert order == list(range(5))
+    assert idle[0] is False and idle[-1] is True
+    assert lane.jobs() == []
+
+
+def test_requests_make_older_ids_stale():
+    requests = Requests()
+    first = requests.issue()
+    second = requests.issue()
+    assert not requests.is_current(first)
+    assert requests.is_current(second)
+    requests.invalidate()
+    assert not requests.is_current(second)
+
+
+def test_shutdown_cancels_what_is_queued_and_stops_the_thread(qtbot):
+    lane = WorkerLane("shutdown")
+    started = threading.Event()
+
+    def slow(progress, cancel):
+        started.set()
+        while not cancel.cancelled:
+            time.sleep(0.01)  # stand-in for a batch of work
+        cancel.check()
+
+    first, second = Job(slow), Job(slow)
+    events = _record(second)
+    lane.submit(first)
+    lane.submit(second)
+    qtbot.waitUntil(started.is_set, timeout=10_000)
+    assert lane.shutdown(10_000)
+    assert first.cancelled and second.cancelled
+    qtbot.waitUntil(lambda: bool(events) and events[-1][0] == "finished")
+    assert [e[0] for e in events] == ["started", "errored", "finished"]  # reported, never run
+
+
+def test_shutdown_without_cancel_still_runs_queued_cleanup(qtbot):
+    lane = WorkerLane("cleanup")
+    closed = threading.Event()
+    lane.submit(Job(lambda progress, cancel: None))
+    lane.submit(Job(lambda progress, cancel: closed.set()))
+    assert lane.shutdown(10_000, cancel=False)
+    assert closed.is_set()
+
+
+def test_a_job_starts_only_after_the_event_loop_turns_so_late_connections_see_everything(qtbot, lane):
+    ran = threading.Event()
+    job = Job(lambda progress, cancel: ran.set() or "fast")
+    lane.submit(job)
+    assert not ran.wait(0.3), "the job ran before the caller got back to the event loop"
+    with qtbot.waitSignal(job.returned, timeout=10_000) as returned:  # connected after submit
+        pass
+    assert returned.args == [0, "fast"]
