@@ -1,0 +1,184 @@
+"""Library indexing end to end: throughput, what decoding ahead buys, overhead beyond the network, peak memory.
+
+    PYTHONPATH=. python benchmarks/bench_index.py                     # 8 x 2-min tracks, a 30-min track
+    PYTHONPATH=. python benchmarks/bench_index.py --tracks 4 --seconds 60 --long-minutes 10 --repeats 2
+
+Generated tracks (44.1 kHz stereo, mp3/flac/ogg/m4a/wav) through the real random-init VGGish (timing does
+not depend on the weights' values), side by side in one run, interleaved per repeat so load from other
+processes hits every variant alike; figures are medians:
+
+* **index**: ``Library.index`` (decode thread + inference loop, one transaction per track);
+* **sequential**: the same work without overlap (``track_features`` then ``store_features``, per file);
+* **network only**: ``VGGishExtractor.embed`` on the same tracks' log-mel examples, computed beforehand.
+
+Peak memory: one child process per track length indexes a single file into a fresh library and reports its
+``VmHWM`` (the high-water mark of its own resident memory), so a long track shows whether anything holds
+the whole file. torchvggish's reference path is compared in ``bench_music_features.py`` (per track).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from tests import media_factory
+
+FORMATS = ("mp3", "flac", "ogg", "m4a", "wav")
+SOURCE_RATE = 44_100
+
+
+def vm_hwm_mb() -> float:
+    """This process's peak resident memory (VmHWM), in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+SOUNDFILE_FORMATS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "ogg": ("OGG", "VORBIS"),
+                     "mp3": ("MP3", "MPEG_LAYER_III")}
+
+
+def write_in_blocks(path: Path, signal: np.ndarray, repeat: int = 1) -> Path:
+    """Write ``signal`` (``repeat`` times) one second per call: libsndfile 1.2.2 crashed (segfault) encoding
+    two minutes of Vorbis in one call, which is how the test-media factory writes."""
+    container, subtype = SOUNDFILE_FORMATS[path.suffix.lstrip(".")]
+    with sf.SoundFile(str(path), "w", samplerate=SOURCE_RATE, channels=signal.shape[1], format=container,
+                      subtype=subtype) as out:
+        for _ in range(repeat):
+            for start in range(0, len(signal), SOURCE_RATE):
+                out.write(signal[start : start + SOURCE_RATE])
+    return path
+
+
+def write_long_flac(path: Path, minutes: float) -> Path:
+    """A long FLAC, alone in a new folder (the indexer takes folders): one minute of music repeated, so
+    generating it stays small."""
+    path.parent.mkdir(parents=True)
+    return write_in_blocks(path, media_factory.music_signal(60.0, SOURCE_RATE, 2, seed=9), int(round(minutes)))
+
+
+def child_peak(file: Path) -> None:
+    """Child process: index one file into a fresh library; print seconds and peak memory."""
+    from emomv_desktop.engine.backbones import VGGishExtractor
+    from emomv_desktop.engine.library import Library
+
+    vggish = VGGishExtractor.build(None, "cpu")
+    before = vm_hwm_mb()
+    with tempfile.TemporaryDirectory() as tmp, Library(Path(tmp) / "lib.sqlite3") as library:
+        started = time.perf_counter()
+        report = library.index(vggish, folders=[file.parent])
+        seconds = time.perf_counter() - started
+    assert report.indexed == 1, report
+    print(f"{report.audio_seconds:.0f} {seconds:.2f} {before:.0f} {vm_hwm_mb():.0f}")
+
+
+def peak_memory(files: list[Path]) -> None:
+    """Index each file in its own child process (a fresh high-water mark each) and print its peak memory."""
+    for file in files:
+        out = subprocess.run([sys.executable, __file__, "--child-peak", str(file)], check=True, capture_output=True,
+                             text=True).stdout.split()
+        audio, seconds, before, peak = (float(x) for x in out)
+        print(f"peak RSS indexing one {audio / 60:.0f}-min track: {peak:.0f} MiB (after building VGGish: "
+              f"{before:.0f} MiB; +{peak - before:.0f} MiB while indexing; {audio / seconds:.1f} s of audio per s)")
+
+
+def make_tracks(folder: Path, count: int, seconds: float) -> list[Path]:
+    """``count`` generated tracks cycling through the formats the indexer decodes (soundfile and PyAV paths)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for i in range(count):
+        fmt = FORMATS[i % len(FORMATS)]
+        signal = media_factory.music_signal(seconds, SOURCE_RATE, 2, seed=i)
+        path = folder / f"track{i:02d}.{fmt}"
+        if fmt in SOUNDFILE_FORMATS:
+            files.append(write_in_blocks(path, signal))
+        else:
+            files.append(media_factory.write_audio(path, fmt, sample_rate=SOURCE_RATE, data=signal))
+    return files
+
+
+def throughput(folder: Path, files: list[Path], repeats: int, threads: int) -> None:
+    """Time the three variants of the module docstring on ``files``, interleaved per repeat; print medians."""
+    import torch
+
+    from emomv_desktop.engine import library as library_module
+    from emomv_desktop.engine.backbones import VGGishExtractor
+    from emomv_desktop.engine.library import Library
+
+    torch.set_num_threads(threads)
+    vggish = VGGishExtractor.build(None, "cpu")
+    examples = [torch.cat([e for e, _ in library_module._stream_examples(vggish, f, None)]) for f in files]
+    audio = sum(len(e) for e in examples) * 0.96
+
+    def index(db: Path) -> float:
+        with Library(db) as library:
+            started = time.perf_counter()
+            report = library.index(vggish, folders=[folder])
+            assert report.indexed == len(files), report
+            return time.perf_counter() - started
+
+    def sequential(db: Path) -> float:
+        with Library(db) as library:
+            root = library.add_folder(folder)
+            started = time.perf_counter()
+            for f in files:
+                st = f.stat()
+                library.store_features(f, vggish.track_features(f), vggish.backbone_id, size=st.st_size,
+                                       mtime_ns=st.st_mtime_ns, folder=root)
+            return time.perf_counter() - started
+
+    def network(_: Path) -> float:
+        started = time.perf_counter()
+        for e in examples:
+            vggish.embed(e)
+        return time.perf_counter() - started
+
+    variants = {"index (decode ahead)": index, "sequential": sequential, "network only": network}
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(repeats):
+            for name, run in variants.items():
+                times[name].append(run(Path(tmp) / f"{name.split()[0]}-{r}.sqlite3"))
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    print(f"{len(files)} tracks, {audio / 60:.1f} min of audio, torch threads {threads}, {repeats} repeats (medians)")
+    for name, seconds in medians.items():
+        print(f"  {name:22} {seconds:7.2f} s  {60 * len(files) / seconds:6.1f} tracks/min  "
+              f"{audio / seconds:6.1f} s of audio per s")
+    net = medians["network only"]
+    for name in ("index (decode ahead)", "sequential"):
+        print(f"  overhead of {name} beyond the network: {100 * (medians[name] - net) / net:.0f}%")
+    print(f"  decode ahead vs sequential: {medians['sequential'] / medians['index (decode ahead)']:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tracks", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=120.0)
+    parser.add_argument("--long-minutes", type=float, default=30.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--child-peak", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_peak:
+        child_peak(args.child_peak)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        files = make_tracks(root / "music", args.tracks, args.seconds)
+        short = write_long_flac(root / "short" / "one.flac", 1)
+        long = write_long_flac(root / "long" / "long.flac", args.long_minutes)
+        peak_memory([short, long])
+        throughput(root / "music", files, args.repeats, args.threads)
+
+
+if __name__ == "__main__":
+    main()
