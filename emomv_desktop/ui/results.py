@@ -60,7 +60,8 @@ _COLUMN_TITLES = {
 _COLUMN_TIPS = {
     Column.RANK: "Rank by match score (1 = best)",
     Column.TITLE: "Title and artist from the file's tags, else its file name",
-    Column.SCORE: "Cosine similarity of the video and the track's best section in the shared space (-1…1)",
+    Column.SCORE: ("The model's match score of the video and the track's best section: their cosine similarity in "
+                   "the shared space (-1…1), plus their emotion agreement if the model blends it in"),
     Column.SECTION: "The section of the track that matches the video best; the preview starts there",
     Column.EMOTION: "The track's predicted emotion (✓: same as the video's)",
     Column.DURATION: "Length of the whole track",

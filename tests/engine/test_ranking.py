@@ -176,6 +176,96 @@ def test_empty_library_ranks_nothing(tmp_path, model):
         assert Ranker(lib, model, "m").rank(query(model)) == []
 
 
+
+# ------------------------------------------ blended score (cosine + emotion agreement), calibrated probabilities
+def sharpened(config: ModelConfig) -> RetrievalModel:
+    """The ``model`` fixture's weights under ``config``, emotion heads scaled x10: confident, unequal emotions,
+    so the agreement term moves the ranking (random-init heads give near-uniform softmaxes)."""
+    torch.manual_seed(0)
+    model = RetrievalModel(config).eval()
+    with torch.no_grad():
+        model.video_emotion.weight.mul_(10)
+        model.music_emotion.weight.mul_(10)
+    return model
+
+
+@torch.inference_mode()
+def naive_blended(lib: Library, model: RetrievalModel, features: np.ndarray, weight: float):
+    """The blended score by its definition, per track in float64: ``cos + weight * <softmax(v), softmax(m)>``
+    over the track's windows (best window: the first maximum); rows (track id, score, cosine, window start)."""
+    v = model.embed_video(torch.from_numpy(features)[None])
+    v_emb, v_probs = v.embedding[0].double(), torch.softmax(v.emotion_logits[0].double(), -1)
+    matrix = lib.window_features(MUSIC_BACKBONE)
+    rows = []
+    for track in lib.tracks():
+        mine = matrix.track_ids == track.id
+        m = model.embed_music(torch.from_numpy(matrix.features[mine]))
+        cosines = m.embedding.double() @ v_emb
+        scores = cosines + weight * (torch.softmax(m.emotion_logits.double(), -1) @ v_probs)
+        k = int(torch.argmax(scores))
+        rows.append((track.id, float(scores[k]), float(cosines[k]), float(matrix.starts[mine][k])))
+    rows.sort(key=lambda r: (-r[1], r[0]))
+    return rows
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_blended_model_ranks_by_cosine_plus_emotion_agreement(lib, seed):
+    blended = sharpened(ModelConfig(agreement_weight=2.0))
+    assert blended.blended
+    features = np.random.default_rng(seed).gamma(0.5, 0.4, VIDEO_FEATURE_DIM).astype(np.float32)
+    q = embed_query(blended, features)
+    assert q.embedding.shape == (64,) and q.score_vector.shape == (69,)
+    got = Ranker(lib, blended, "blended").rank(q)
+    want = naive_blended(lib, blended, features, 2.0)
+    assert [s.track_id for s in got] == [w[0] for w in want]
+    for s, (_, score, cosine, start) in zip(got, want):
+        assert s.score == pytest.approx(score, abs=1e-5)
+        assert score - cosine > 1e-3  # the agreement term (positive) is in the score
+        assert s.best_start == pytest.approx(start, abs=1e-3)
+    cache = Ranker(lib, blended, "blended").prepare()
+    assert cache.score_dim == 69 and cache.vectors.dtype == np.float32
+    assert cache.vectors.shape == (lib.stats().windows, 72) and not cache.vectors[:, 69:].any()  # padded rows
+    # the same weights scored by the cosine alone rank differently
+    cosine_only = sharpened(ModelConfig())
+    plain = Ranker(lib, cosine_only, "cosine").rank(embed_query(cosine_only, features))
+    assert not cosine_only.blended and [s.track_id for s in plain] != [s.track_id for s in got]
+    assert [s.score for s in plain] != pytest.approx([s.score for s in got], abs=1e-3)
+
+
+def test_a_query_of_another_kind_of_model_is_refused(lib, model):
+    blended = sharpened(ModelConfig(agreement_weight=2.0))
+    with pytest.raises(RankingError, match="score vector"):
+        Ranker(lib, model, "m").rank(query(blended))
+
+
+def test_displayed_probabilities_are_calibrated(lib, model):
+    calibrated = RetrievalModel(ModelConfig(music_temperature=2.0, video_temperature=3.0)).eval()
+    calibrated.load_state_dict(model.state_dict())
+    features = np.random.default_rng(4).gamma(0.5, 0.4, VIDEO_FEATURE_DIM).astype(np.float32)
+    q, q_raw = embed_query(calibrated, features), embed_query(model, features)
+    with torch.inference_mode():
+        v_logits = model.embed_video(torch.from_numpy(features)[None]).emotion_logits[0]
+    np.testing.assert_allclose(q.emotion_probs, torch.softmax(v_logits / 3.0, -1).numpy(), atol=1e-6)
+    assert q.emotion == q_raw.emotion == Emotion(int(v_logits.argmax()))
+    assert np.abs(q.emotion_probs - q_raw.emotion_probs).max() > 1e-3  # the temperature did flatten them
+
+    got = Ranker(lib, calibrated, "calibrated").rank(q)
+    raw = Ranker(lib, model, "m").rank(q_raw)
+    assert [s.track_id for s in got] == [s.track_id for s in raw]  # lambda 0: the cosine ranking, unchanged
+    assert [s.score for s in got] == pytest.approx([s.score for s in raw], abs=1e-6)
+    matrix = lib.window_features(MUSIC_BACKBONE)
+    for s, r in zip(got, raw):
+        window = np.flatnonzero((matrix.track_ids == s.track_id) & np.isclose(matrix.starts, s.best_start, atol=1e-3))
+        with torch.inference_mode():
+            m_logits = model.embed_music(torch.from_numpy(matrix.features[window])).emotion_logits[0]
+        np.testing.assert_allclose(s.emotion_probs, torch.softmax(m_logits / 2.0, -1).numpy(), atol=1e-6)
+        np.testing.assert_allclose(r.emotion_probs, torch.softmax(m_logits, -1).numpy(), atol=1e-6)
+        assert s.emotion == r.emotion == Emotion(int(m_logits.argmax()))
+    # the emotion filter follows the (unchanged) predicted emotion
+    wanted = {got[0].emotion}
+    assert ([s.track_id for s in Ranker(lib, calibrated, "calibrated").rank(q, filters=RankFilter(emotions=wanted))]
+            == [s.track_id for s in raw if s.emotion in wanted])
+
 # ------------------------------------------------ agreement with `emomv-train evaluate` on EmoMV-C's retrieval set
 import csv  # noqa: E402
 import json  # noqa: E402
