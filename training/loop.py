@@ -31,6 +31,7 @@ class TrainConfig:
     batch_size: int = 256
     max_epochs: int = 1000
     patience: int = 20
+    early_stopping: bool = True  # False: run exactly max_epochs and keep the last epoch (a refit)
 
     def to_dict(self) -> dict[str, float | int]:
         return dataclasses.asdict(self)
@@ -60,14 +61,18 @@ def train(
     model: torch.nn.Module,
     objective: Objective,
     train_rows: PairSplit,
-    val_rows: PairSplit,
+    val_rows: PairSplit | None,
     config: TrainConfig,
     generator: torch.Generator,
     *,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> TrainResult:
-    """Train ``model`` in place with early stopping on ``val_rows``; the best checkpoint is loaded at return."""
+    """Train ``model`` in place with early stopping on ``val_rows``; the best checkpoint is loaded at return.
+
+    With ``config.early_stopping`` False, ``val_rows`` may be None: exactly ``max_epochs`` run and the last
+    epoch is kept (the refit of a recipe whose epoch count was found on a hold-out).
+    """
     start = time.perf_counter()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     n = len(train_rows)
@@ -86,6 +91,10 @@ def train(
             optimizer.step()
             batch_losses.append(loss.item())
         train_losses.append(sum(batch_losses) / len(batch_losses))
+        if not config.early_stopping:
+            best_loss, best_epoch = train_losses[-1], epoch
+            report(progress, epoch, config.max_epochs, f"epoch {epoch}: train loss {train_losses[-1]:.4f}")
+            continue
         val_losses.append(validation_loss(model, objective, val_rows))
         if val_losses[-1] <= best_loss:
             best_loss, best_epoch, best_state, waited = val_losses[-1], epoch, _snapshot(model), 0
@@ -94,9 +103,10 @@ def train(
         report(progress, epoch, config.max_epochs, f"epoch {epoch}: val loss {val_losses[-1]:.4f}")
         if waited >= config.patience:
             break
-    model.load_state_dict(best_state)
+    if config.early_stopping:
+        model.load_state_dict(best_state)
     model.eval()
-    return TrainResult(best_epoch, len(val_losses), best_loss, train_losses, val_losses, time.perf_counter() - start)
+    return TrainResult(best_epoch, len(train_losses), best_loss, train_losses, val_losses, time.perf_counter() - start)
 
 
 @torch.no_grad()

@@ -6,7 +6,12 @@ Architecture (EmoMV paper Sec. 5.1 / 6.1, details from the authors' code, see pr
 * a projection head per modality: ``p = fc1(x); h = dropout(fc2(gelu(p))); h = gelu(h) + p;
   h = LayerNorm(h)``; the embedding is ``normalize(gelu(h))`` (64-d, unit length);
 * multi-task: ``Linear(64->5)`` emotion heads on ``gelu`` of the input-layer output;
-* score: cosine similarity of the two embeddings.
+* score: cosine similarity of the two embeddings (the paper's); a model may add the agreement of its two
+  emotion distributions, ``score = cos + agreement_weight * <p_video, p_music>`` (issue 5's recipe, in the
+  spirit of EMID's semantic + emotional score). :meth:`RetrievalModel.score_vector` turns either into one
+  dot product, so the engine ranks a whole library with one matrix-vector product;
+* displayed emotion probabilities are ``softmax(logits / T)`` with a per-head temperature fitted on held-out
+  data (calibration); the agreement term uses the raw ``softmax(logits)`` the recipe was selected with.
 
 GELU is the tanh approximation everywhere. Per-modality standardisation (mean/std fitted on the
 training data) is part of the model as buffers, so a saved model carries its scalers and the engine
@@ -74,6 +79,9 @@ class ModelConfig:
     num_emotions: int = NUM_EMOTIONS
     multitask: bool = True
     dropout: float = 0.5
+    agreement_weight: float = 0.0  # lambda of the blended score (0: the paper's cosine)
+    video_temperature: float = 1.0  # temperature of the displayed video emotion probabilities
+    music_temperature: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -154,6 +162,33 @@ class RetrievalModel(nn.Module):
     def embed_music(self, music: torch.Tensor) -> Embedded:
         """Raw 128-d VGGish features ``(N, 128)`` -> unit embeddings ``(N, 64)`` (+ emotion logits)."""
         return self._embed(music, self.music_scaler, self.music_in, self.music_head, self.music_emotion)
+
+    @property
+    def blended(self) -> bool:
+        """Whether the score adds the emotion agreement to the cosine."""
+        return self.config.multitask and self.config.agreement_weight > 0
+
+    def score_vector(self, out: Embedded) -> torch.Tensor:
+        """Vectors whose dot product is the model's score: ``[embedding, sqrt(lambda) * softmax(logits)]``.
+
+        For the paper's cosine (single-task, or ``agreement_weight == 0``) this is the embedding itself.
+        """
+        if not self.blended:
+            return out.embedding
+        assert out.emotion_logits is not None
+        scale = self.config.agreement_weight ** 0.5
+        return torch.cat([out.embedding, scale * torch.softmax(out.emotion_logits.float(), dim=-1).to(out.embedding.dtype)], -1)
+
+    def score_matrix(self, video: Embedded, music: Embedded) -> torch.Tensor:
+        """The score of every video with every music, ``(N_video, N_music)``."""
+        return self.score_vector(video) @ self.score_vector(music).T
+
+    def emotion_probabilities(self, out: Embedded, modality: str) -> torch.Tensor | None:
+        """Calibrated emotion probabilities ``softmax(logits / T)`` of ``modality`` ("video"/"music")."""
+        if out.emotion_logits is None:
+            return None
+        temperature = self.config.video_temperature if modality == "video" else self.config.music_temperature
+        return torch.softmax(out.emotion_logits.float() / temperature, dim=-1)
 
     def forward(self, video: torch.Tensor, music: torch.Tensor) -> tuple[Embedded, Embedded, torch.Tensor]:
         """Paired forward: both embeddings and the cosine similarity of each pair ``(N,)``."""
