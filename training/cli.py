@@ -1,10 +1,10 @@
-"""``emomv-train``: reproduce the EmoMV benchmarks, evaluate saved retrieval models.
+"""``emomv-train``: reproduce the EmoMV benchmarks, evaluate saved retrieval models, train the shipped model.
 
 Known errors (missing files, bad files, a model that does not fit) print one line on stderr and exit 1;
 ``--debug`` shows the traceback. Progress goes to stderr, results to files (or stdout for ``evaluate``).
 
 Subcommands are entries of :data:`COMMANDS` (name -> how to add its arguments, how to run it), so a new one
-(issue 5's ``fit``) is one more entry.
+is one more entry.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from .data import DATASETS, RETRIEVAL, Split, dataset_spec
 from .evaluate import evaluate_model, format_evaluation
 from .experiments import Protocol
 from .loop import TrainConfig
+from .fit import fit_and_save
+from .recipe import HELD_OUT, Recipe, evaluate_recipe, format_recipe_result
 from .reproduce import REPORT_FILE, ReproduceConfig, main_command, reproduce
 
 PROG = "emomv-train"
@@ -115,9 +117,62 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------- recipe / fit
+
+
+def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, default=None, help="the EmoMV collection (default as for reproduce)")
+    parser.add_argument("--seeds", type=_positive_int, default=5, help="clean-protocol seeds 1..N (default 5)")
+    parser.add_argument("--held-out", type=_dataset_list, default=HELD_OUT,
+                        help="datasets to judge the recipe on, each held out entirely in turn (default C,B)")
+    parser.add_argument("--music-only-weight", type=float, default=Recipe.music_only_weight,
+                        help="weight of the music-only rows' emotion loss (0: do not use them)")
+    parser.add_argument("--holdout", type=_fraction, default=Recipe.holdout,
+                        help="share of EmoMV-C's rows held out for early stopping and the recipe's choices")
+    parser.add_argument("--max-epochs", type=_positive_int, default=TrainConfig.max_epochs)
+
+
+def _recipe(args: argparse.Namespace) -> Recipe:
+    if args.music_only_weight < 0:
+        raise EngineError(f"--music-only-weight must be >= 0, not {args.music_only_weight}")
+    return Recipe(train=dataclasses.replace(TrainConfig(), max_epochs=args.max_epochs),
+                  music_only_weight=args.music_only_weight, holdout=args.holdout)
+
+
+def _add_recipe(parser: argparse.ArgumentParser) -> None:
+    _add_recipe_options(parser)
+    parser.add_argument("--json", action="store_true", help="print every figure of every seed as JSON on stdout")
+
+
+def _run_recipe(args: argparse.Namespace) -> int:
+    result = evaluate_recipe(args.data or paths.dataset_dir(), _recipe(args), list(range(1, args.seeds + 1)),
+                             args.held_out, progress=_print_progress)
+    print(json.dumps(result, indent=1) if args.json else format_recipe_result(result))
+    return 0
+
+
+def _add_fit(parser: argparse.ArgumentParser) -> None:
+    _add_recipe_options(parser)
+    parser.add_argument("--out", type=Path, required=True, help="the model file to write (NAME.pt + NAME.card.json)")
+    parser.add_argument("--seed", type=_positive_int, default=1, help="seed of the final model (default 1)")
+
+
+def _run_fit(args: argparse.Namespace) -> int:
+    card = fit_and_save(args.data or paths.dataset_dir(), args.out, _recipe(args), seeds=args.seeds, seed=args.seed,
+                        held_out=args.held_out, progress=_print_progress)
+    for line in card["summary"].values():
+        print(line, file=sys.stderr)
+    print(f"wrote {args.out} and its card (sha256 {card['weights_sha256'][:12]}…)", file=sys.stderr)
+    return 0
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "reproduce": ("run every benchmark table the data allows, over seeds", _add_reproduce, _run_reproduce),
     "evaluate": ("retrieval figures of a saved model on a split or retrieval set", _add_evaluate, _run_evaluate),
+    "recipe": ("the shipped model's recipe under the clean protocol (each held-out dataset never seen)",
+               _add_recipe, _run_recipe),
+    "fit": ("judge the recipe, then train the shipped model on every labelled example and write it + its card",
+            _add_fit, _run_fit),
 }
 
 

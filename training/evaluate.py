@@ -2,7 +2,10 @@
 
 On a retrieval set, query and item share the segment's label. On a pair split every row has a video emotion
 and a music emotion: video queries are labelled with their video emotion, music items with their music
-emotion (and the mirror for music -> video). Figures are in percent, as in the paper and ``results.json``.
+emotion (and the mirror for music -> video); a pair split also gets the ROC-AUC of the model's score for
+matched vs mismatched rows and, for a multi-task model, the emotion heads' accuracy and expected calibration
+error (raw softmax and the card's temperatures). Retrieval figures are in percent, as in the paper and
+``results.json``; ROC-AUC and ECE are fractions.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from .experiments import Direction, retrieval_similarity
 from .floors import retrieval_floors
 from .metrics import retrieval_metrics
 from .paper import to_paper_units
+from .recipe import pair_figures
 
 
 def _percent(figures: dict[str, float]) -> dict[str, float]:
@@ -42,7 +46,7 @@ def evaluate_model(model_path: Path | str, data: Path | str, dataset: str, split
         Direction.V2M: (similarity, video_labels, music_labels),
         Direction.M2V: (similarity.T, music_labels, video_labels),
     }
-    return {
+    result: dict[str, Any] = {
         "model": str(model_path),
         "model_card_dataset": card.get("dataset"),
         "dataset": spec.key,
@@ -56,6 +60,15 @@ def evaluate_model(model_path: Path | str, data: Path | str, dataset: str, split
             for d, (_, q, i) in sides.items()
         },
     }
+    if split != RETRIEVAL:
+        result["pairs"] = pair_extras(model, items)
+    return result
+
+
+def pair_extras(model, pairs) -> dict[str, float]:
+    """Pair-split figures beyond retrieval: the score's matched-vs-mismatched ROC-AUC (+ emotion heads)."""
+    figures = pair_figures(model, pairs)
+    return {k: v for k, v in figures.items() if not isinstance(v, dict)}
 
 
 def format_evaluation(result: dict[str, Any]) -> str:
@@ -68,4 +81,6 @@ def format_evaluation(result: dict[str, Any]) -> str:
         rows = [("model", figures)] + list(result["floors"][direction].items())
         for label, values in rows:
             lines.append(f"{direction + ' ' + label:28}" + "".join(f"{values[n]:9.2f}" for n in names))
+    for name, value in result.get("pairs", {}).items():
+        lines.append(f"{name:28}{value:9.3f}")
     return "\n".join(lines)

@@ -223,9 +223,10 @@ def run_retrieval(bundle: DatasetBundle, run: RunSpec, progress: ProgressCallbac
 
 @torch.no_grad()
 def retrieval_similarity(model: RetrievalModel, items: RetrievalSet | PairSplit) -> torch.Tensor:
-    """Cosine similarity of every video embedding with every music embedding, ``(N_video, N_music)``."""
+    """The model's score of every video with every music, ``(N_video, N_music)``: the cosine of the embeddings
+    (plus the emotion agreement for a blended model, :meth:`RetrievalModel.score_matrix`)."""
     model.eval()
-    return model.embed_video(items.video).embedding @ model.embed_music(items.music).embedding.T
+    return model.score_matrix(model.embed_video(items.video), model.embed_music(items.music))
 
 
 def run_baseline(bundle: DatasetBundle, run: RunSpec, progress: ProgressCallback | None = None,

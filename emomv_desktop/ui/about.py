@@ -31,6 +31,22 @@ def card_rows(card: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+SHOWN_FIELDS = ("name", "version", "created", "summary", "backbones", "selected", "weights_sha256")
+"""Card fields the About box shows when the card has a ``summary`` (a card written by ``emomv-train fit``; the
+whole card, with per-part counts and every clean-protocol figure, is in the ``.card.json`` file)."""
+
+
+def shown_card(card: dict[str, Any]) -> dict[str, Any]:
+    """What the About box lists: the headline fields of a full model card, or a small card whole."""
+    if "summary" not in card:
+        return card
+    selected = card.get("selected", {})
+    shown = {k: card[k] for k in SHOWN_FIELDS if k in card}
+    if isinstance(selected, dict):
+        shown["selected"] = {k: v for k, v in selected.items() if not isinstance(v, dict)}
+    return shown
+
+
 def about_html(info: ModelInfo | None, problem: str | None) -> str:
     """Rich text for the About box: what the app is, which model is loaded and its card (or why none is)."""
     intro = f"<h3>{APP_TITLE} {__version__}</h3><p>{INTRO}</p>"
@@ -38,6 +54,8 @@ def about_html(info: ModelInfo | None, problem: str | None) -> str:
         return intro + f"<p>No model loaded: {html.escape(problem or 'not loaded yet')}</p>"
     marker = f"<p><b>{TEST_MODE_TEXT}</b></p>" if not info.pretrained else ""
     table = "".join(
-        f"<tr><td><b>{html.escape(k)}</b></td><td>{html.escape(v)}</td></tr>" for k, v in card_rows(info.card)
+        f"<tr><td><b>{html.escape(k)}</b></td><td>{html.escape(v)}</td></tr>" for k, v in card_rows(shown_card(info.card))
     )
-    return f"{intro}{marker}<p>Model: {html.escape(str(info.model_path))}</p><table>{table}</table>"
+    card_file = info.model_path.with_name(info.model_path.stem + ".card.json")
+    return (f"{intro}{marker}<p>Model: {html.escape(str(info.model_path))}</p><table>{table}</table>"
+            f"<p>Full model card: {html.escape(str(card_file))}</p>")
