@@ -160,8 +160,8 @@ def _add_fit(parser: argparse.ArgumentParser) -> None:
 def _run_fit(args: argparse.Namespace) -> int:
     card = fit_and_save(args.data or paths.dataset_dir(), args.out, _recipe(args), seeds=args.seeds, seed=args.seed,
                         held_out=args.held_out, progress=_print_progress)
-    for line in card["summary"].values():
-        print(line, file=sys.stderr)
+    for name, line in card["summary"].items():
+        print(f"{name}: {line}", file=sys.stderr)
     print(f"wrote {args.out} and its card (sha256 {card['weights_sha256'][:12]}…)", file=sys.stderr)
     return 0
 
