@@ -2,12 +2,14 @@
 
 Synthetic tracks (random VGGish-like frame features, durations drawn like a real music library) go through
 the real storage code (``Library.store_features``: window pooling, one transaction per track); the real
-``Ranker`` then builds its embedding cache with a random-init retrieval model and ranks random queries.
+``Ranker`` then builds its embedding cache with the shipped retrieval model (or a random-init one) and ranks
+random queries.
 
-    python benchmarks/bench_ranking.py                      # 50k tracks, the shipped settings
+    python benchmarks/bench_ranking.py                      # 50k tracks, the shipped model (blended, 72-wide)
+    python benchmarks/bench_ranking.py --random-model       # a random-init cosine model (64-d score vectors)
     python benchmarks/bench_ranking.py --tracks 5000 --dtype float32 --compare-layout
     python benchmarks/bench_ranking.py --keep /tmp/bench50k --threads 1   # reuse a built library
-    python benchmarks/bench_ranking.py --agreement-weight 2   # a blended model: 69-d score vectors
+    python benchmarks/bench_ranking.py --random-model --agreement-weight 2   # random blended model
 
 Prints medians; the database is built in a child process so its memory does not count for ranking.
 """
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emomv_desktop.engine import paths
 from emomv_desktop.engine.features import AudioInfo, TrackFeatures
 from emomv_desktop.engine.library import GEOMETRY, Library
 from emomv_desktop.engine.protocol import MUSIC_BACKBONE, MUSIC_FEATURE_DIM, VGGISH_FRAME_SECONDS
@@ -110,12 +113,17 @@ def bench(args: argparse.Namespace) -> None:
     import torch
 
     from emomv_desktop.engine.emotions import Emotion
-    from emomv_desktop.engine.model import ModelConfig, RetrievalModel
+    from emomv_desktop.engine.model import ModelConfig, RetrievalModel, load_model
     from emomv_desktop.engine.ranking import RankFilter, Ranker, clear_caches, embed_query
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = RetrievalModel(ModelConfig(agreement_weight=args.agreement_weight)).eval()
+    if args.random_model:
+        model = RetrievalModel(ModelConfig(agreement_weight=args.agreement_weight)).eval()
+    else:
+        model, _ = load_model(args.model or paths.model_path())
+    print(f"model: {'random-init' if args.random_model else args.model or paths.model_path().name}, "
+          f"agreement weight {model.config.agreement_weight:g}")
     baseline = rss_mb()
     with Library(db) as library:
         stats = library.stats()
@@ -182,8 +190,10 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--builds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--model", type=Path, help="retrieval model file (default: the shipped one)")
+    parser.add_argument("--random-model", action="store_true", help="a random-init model instead of a model file")
     parser.add_argument("--agreement-weight", type=float, default=0.0,
-                        help="lambda of the model's blended score (0: the cosine, 64-d score vectors; > 0: 69-d)")
+                        help="with --random-model: lambda of the blended score (0: cosine, 64-d; > 0: 69-d)")
     parser.add_argument("--compare-layout", action="store_true")
     parser.add_argument("--keep", type=Path, help="build the library in this folder, or reuse the one there")
     parser.add_argument("--child-build", type=Path, help=argparse.SUPPRESS)
