@@ -168,6 +168,11 @@ class RetrievalModel(nn.Module):
         """Whether the score adds the emotion agreement to the cosine."""
         return self.config.multitask and self.config.agreement_weight > 0
 
+    @property
+    def score_dim(self) -> int:
+        """Length of :meth:`score_vector` (the embedding, plus the emotion distribution for a blended model)."""
+        return self.config.embed_dim + (self.config.num_emotions if self.blended else 0)
+
     def score_vector(self, out: Embedded) -> torch.Tensor:
         """Vectors whose dot product is the model's score: ``[embedding, sqrt(lambda) * softmax(logits)]``.
 

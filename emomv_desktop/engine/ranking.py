@@ -203,7 +203,7 @@ class EmbeddingCache:
         _require_eval(model)
         device = next(model.parameters()).device
         multitask = model.music_emotion is not None
-        dim = _score_dim(model, device)
+        dim = model.score_dim
         padded = -(-dim // SCORE_ALIGN) * SCORE_ALIGN
         with library.window_snapshot(backbone_id, chunk_tracks=SNAPSHOT_CHUNK_TRACKS) as snap:
             total = snap.windows
@@ -265,12 +265,6 @@ class EmbeddingCache:
         first[1:] = owner[1:] != owner[:-1]
         best = hits[first]
         return best if which is None else best[which]
-
-
-def _score_dim(model: RetrievalModel, device) -> int:
-    """Length of the model's score vectors (64, or 69 for a blended model), from a one-row forward pass."""
-    probe = torch.zeros(1, model.config.music_dim, device=device)
-    return int(model.score_vector(model.embed_music(probe)).shape[-1])
 
 
 def _haystacks(tracks: TrackTable) -> list[str]:

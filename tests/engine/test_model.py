@@ -70,6 +70,29 @@ def test_model_shapes_scalers_and_emotion_heads():
     assert not any("emotion" in k for k in single.state_dict())
 
 
+def test_blended_score_vectors_and_calibrated_probabilities(tmp_path):
+    torch.manual_seed(1)
+    model = RetrievalModel(ModelConfig(agreement_weight=3.0, video_temperature=2.0, music_temperature=0.5)).eval()
+    v, m = model.embed_video(torch.rand(4, 2304)), model.embed_music(torch.randn(6, 128))
+    pv, pm = torch.softmax(v.emotion_logits, 1), torch.softmax(m.emotion_logits, 1)
+    expected = v.embedding @ m.embedding.T + 3.0 * pv @ pm.T
+    torch.testing.assert_close(model.score_matrix(v, m), expected)
+    assert model.score_dim == 69 == model.score_vector(v).shape[1]
+    torch.testing.assert_close(model.emotion_probabilities(v, "video"), torch.softmax(v.emotion_logits / 2.0, 1))
+    torch.testing.assert_close(model.emotion_probabilities(m, "music"), torch.softmax(m.emotion_logits / 0.5, 1))
+    # the paper's cosine: lambda 0 or a single-task model -> the embedding itself
+    for plain in (RetrievalModel(ModelConfig()), RetrievalModel(ModelConfig(multitask=False, agreement_weight=3.0))):
+        plain.eval()
+        out = plain.embed_video(torch.rand(2, 2304))
+        assert plain.score_dim == 64 and torch.equal(plain.score_vector(out), out.embedding)
+    # the new fields survive save/load
+    save_model(tmp_path / "m.pt", model)
+    loaded, _ = load_model(tmp_path / "m.pt")
+    assert loaded.config == model.config
+    torch.testing.assert_close(loaded.score_matrix(loaded.embed_video(torch.ones(1, 2304)), loaded.embed_music(torch.ones(1, 128))),
+                               model.score_matrix(model.embed_video(torch.ones(1, 2304)), model.embed_music(torch.ones(1, 128))))
+
+
 def test_save_load_roundtrip_and_card(tmp_path):
     torch.manual_seed(1)
     model = RetrievalModel().eval()
