@@ -27,6 +27,7 @@ mismatched pairs, the emotion heads' accuracy and ECE before and after temperatu
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -35,7 +36,8 @@ import torch
 from torch.nn import functional as F
 
 from emomv_desktop.engine.jobs import CancelToken, ProgressCallback, check, report
-from emomv_desktop.engine.model import Embedded, ModelConfig, RetrievalModel, cosine_distance
+from emomv_desktop.engine.model import ModelConfig, RetrievalModel, cosine_distance
+from emomv_desktop.engine.protocol import VIDEO_FEATURE_DIM
 
 from . import metrics
 from .data import (
@@ -104,7 +106,7 @@ class Rows:
     @staticmethod
     def music_only(pairs: PairSplit, weight: float) -> "Rows":
         n = len(pairs)
-        return Rows(torch.zeros(n, pairs.video.shape[1] if pairs.video is not None else 2304), pairs.music,
+        return Rows(torch.zeros(n, VIDEO_FEATURE_DIM), pairs.music,
                     torch.zeros(n, dtype=torch.bool), torch.zeros(n, dtype=torch.long), pairs.music_emotion.clone(),
                     pairs.music_emotion, torch.full((n,), float(weight)))
 
@@ -297,8 +299,6 @@ def fit_recipe(
     cancel: CancelToken | None = None,
 ) -> Fitted:
     """Train one model by the recipe (see the module docstring)."""
-    import time
-
     start = time.perf_counter()
     fit, held, music_only = split_pool(pool, recipe, seed)
     generator = seed_everything(seed)
