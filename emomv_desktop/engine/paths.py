@@ -18,6 +18,7 @@ Functions only compute paths; nothing here creates directories (callers do, when
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import platformdirs
@@ -56,9 +57,12 @@ def library_db() -> Path:
 
 
 def resources_dir() -> Path:
-    """Where the shipped model and icons live (inside the installed package tree or the checkout)."""
-    packaged = Path(__file__).resolve().parents[1] / "resources"
-    return packaged if packaged.is_dir() else RESOURCES_DIR
+    """Where the shipped model and icons live: the checkout's ``resources/`` (also an editable install), else
+    ``<prefix>/share/emomv-desktop`` where a wheel installs them (see pyproject's data-files)."""
+    for candidate in (RESOURCES_DIR, Path(sys.prefix) / "share" / APP_NAME):
+        if candidate.is_dir():
+            return candidate
+    return RESOURCES_DIR  # neither: the error about the missing model names the checkout's place
 
 
 def model_path() -> Path:
