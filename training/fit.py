@@ -63,8 +63,11 @@ def build_card(
         key: {name: dataset["summary"][name] for name in CARD_FIGURES}
         for key, dataset in clean["datasets"].items()
     }
-    summary = {"trained on": f"{counts['pair_rows']} video-music pairs (EmoMV-C train+val, EmoMV-B val, "
-                             f"both retrieval sets) + {counts['music_only_rows']} music-only rows (EmoMV-A, EmoMV-B train)"}
+    def names(use: str) -> str:
+        return ", ".join(p["name"] for p in pool_parts if p["use"].startswith(use)) or "none"
+
+    summary = {"trained on": f"{counts['pair_rows']} video-music pairs ({names('pairs')}) + "
+                             f"{counts['music_only_rows']} music-only rows ({names('music only')})"}
     for key, dataset in clean["datasets"].items():
         s = dataset["summary"]
         summary[f"clean protocol, EmoMV-{key} held out ({len(clean['seeds'])} seeds)"] = (
