@@ -60,15 +60,9 @@ def evaluate_model(model_path: Path | str, data: Path | str, dataset: str, split
             for d, (_, q, i) in sides.items()
         },
     }
-    if split != RETRIEVAL:
-        result["pairs"] = pair_extras(model, items)
+    if split != RETRIEVAL:  # beyond retrieval: the score's matched-vs-mismatched ROC-AUC (+ emotion heads)
+        result["pairs"] = {k: v for k, v in pair_figures(model, items).items() if not isinstance(v, dict)}
     return result
-
-
-def pair_extras(model, pairs) -> dict[str, float]:
-    """Pair-split figures beyond retrieval: the score's matched-vs-mismatched ROC-AUC (+ emotion heads)."""
-    figures = pair_figures(model, pairs)
-    return {k: v for k, v in figures.items() if not isinstance(v, dict)}
 
 
 def format_evaluation(result: dict[str, Any]) -> str:

@@ -307,10 +307,9 @@ def fit_recipe(
                    progress=progress, cancel=cancel)
     with torch.no_grad():
         video, music = model.embed_video(held.video), model.embed_music(held.music)
-        cosine = video.embedding @ music.embedding.T
-        agreement = video.emotion_logits.softmax(1) @ music.emotion_logits.softmax(1).T
-    scores = {str(lam): selection_score(cosine + lam * agreement, held.video_emotion, held.music_emotion)
-              for lam in recipe.lambdas}
+        scores = {str(lam): selection_score(model.score_matrix(video, music, lam), held.video_emotion,
+                                            held.music_emotion)
+                  for lam in recipe.lambdas}
     best_lambda = float(max(recipe.lambdas, key=lambda lam: (scores[str(lam)], -lam)))
     temperatures = (fit_temperature(video.emotion_logits, held.video_emotion),
                     fit_temperature(music.emotion_logits, held.music_emotion))
@@ -348,7 +347,7 @@ def pair_figures(model: RetrievalModel, pairs: PairSplit) -> dict[str, Any]:
         "v2m": _percent(metrics.retrieval_metrics(similarity, pairs.video_emotion, pairs.music_emotion)),
         "m2v": _percent(metrics.retrieval_metrics(similarity.T, pairs.music_emotion, pairs.video_emotion)),
         "pair_auc": metrics.roc_auc(pairs.match, similarity.diagonal()),
-        "pair_auc_cosine": metrics.roc_auc(pairs.match, (video.embedding * music.embedding).sum(-1)),
+        "pair_auc_cosine": metrics.roc_auc(pairs.match, model.score_matrix(video, music, 0.0).diagonal()),
     }
     for name, embedded, labels in (("video", video, pairs.video_emotion), ("music", music, pairs.music_emotion)):
         if embedded.emotion_logits is None:
@@ -365,7 +364,7 @@ def retrieval_figures(model: RetrievalModel, items: RetrievalSet) -> dict[str, A
     """Both directions on a retrieval set (query and item labelled with the segment's emotion)."""
     video, music = model.embed_video(items.video), model.embed_music(items.music)
     similarity = model.score_matrix(video, music)
-    cosine = video.embedding @ music.embedding.T
+    cosine = model.score_matrix(video, music, 0.0)
     return {
         "v2m": _percent(metrics.retrieval_metrics(similarity, items.labels, items.labels)),
         "m2v": _percent(metrics.retrieval_metrics(similarity.T, items.labels, items.labels)),

@@ -184,9 +184,18 @@ class RetrievalModel(nn.Module):
         scale = self.config.agreement_weight ** 0.5
         return torch.cat([out.embedding, scale * torch.softmax(out.emotion_logits.float(), dim=-1).to(out.embedding.dtype)], -1)
 
-    def score_matrix(self, video: Embedded, music: Embedded) -> torch.Tensor:
-        """The score of every video with every music, ``(N_video, N_music)``."""
-        return self.score_vector(video) @ self.score_vector(music).T
+    def score_matrix(self, video: Embedded, music: Embedded, agreement_weight: float | None = None) -> torch.Tensor:
+        """The score of every video with every music, ``(N_video, N_music)``.
+
+        ``agreement_weight`` overrides the config's lambda (a recipe choosing it on held-out data; 0 gives the
+        cosine alone). With the config's lambda this equals the product of :meth:`score_vector` rows.
+        """
+        if agreement_weight is None:
+            return self.score_vector(video) @ self.score_vector(music).T
+        scores = video.embedding @ music.embedding.T
+        if agreement_weight and video.emotion_logits is not None and music.emotion_logits is not None:
+            scores = scores + agreement_weight * (video.emotion_logits.softmax(-1) @ music.emotion_logits.softmax(-1).T)
+        return scores
 
     def emotion_probabilities(self, out: Embedded, modality: str) -> torch.Tensor | None:
         """Calibrated emotion probabilities ``softmax(logits / T)`` of ``modality`` ("video"/"music")."""

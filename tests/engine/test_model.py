@@ -77,6 +77,8 @@ def test_blended_score_vectors_and_calibrated_probabilities(tmp_path):
     pv, pm = torch.softmax(v.emotion_logits, 1), torch.softmax(m.emotion_logits, 1)
     expected = v.embedding @ m.embedding.T + 3.0 * pv @ pm.T
     torch.testing.assert_close(model.score_matrix(v, m), expected)
+    torch.testing.assert_close(model.score_matrix(v, m, 3.0), expected)  # explicit lambda: the same formula
+    torch.testing.assert_close(model.score_matrix(v, m, 0.0), v.embedding @ m.embedding.T)
     assert model.score_dim == 69 == model.score_vector(v).shape[1]
     torch.testing.assert_close(model.emotion_probabilities(v, "video"), torch.softmax(v.emotion_logits / 2.0, 1))
     torch.testing.assert_close(model.emotion_probabilities(m, "music"), torch.softmax(m.emotion_logits / 0.5, 1))
