@@ -6,10 +6,18 @@
 * the **audio** player plays the selected track, offset so that video time 0 is the start of the track's
   best section: ``audio position = offset + video position``.
 
-Play, pause and seek act on both; while playing, the audio is re-aligned whenever it drifts from the video
-by more than :data:`MAX_DRIFT_MS`. Switching tracks keeps the video position. A ``QMediaPlayer`` ignores
-``setPosition`` while its media is still loading, so seeks made then are kept and applied when it has
-loaded.
+Keeping them in sync: a track's audio does not sound the moment it is told to play or seek. The FFmpeg
+backend restarts its audio sink and reports the seek target until sound flows again, which takes from a
+few tens of milliseconds to seconds on a busy machine (with no audio device at all it is immediate). A
+player that re-seeks whenever the audio "lags" therefore re-seeks for ever and the track is heard in
+0.1 s fragments. So the picture waits for the sound instead: whenever the track (re)starts (play, a seek,
+a new track) the video is held paused until the track's position moves past where it started, then both
+run. Pausing keeps both where they are, so resuming needs no seek unless they stand more than
+:data:`SYNC_TOLERANCE_MS` apart. While playing, the drift is the median of the last :data:`DRIFT_SAMPLES`
+differences (the audio position moves in ~93 ms steps); only a median beyond :data:`MAX_DRIFT_MS`
+re-aligns, once, the same way. No playback-rate nudging: a changed rate shifts the music's pitch.
+Switching tracks keeps the video position. A ``QMediaPlayer`` ignores ``setPosition`` while its media is
+still loading, so seeks made then are kept and applied when it has loaded.
 
 QtMultimedia is optional at run time: if it cannot be imported or has no backend, :attr:`Player.available`
 is False, :attr:`Player.unavailable_reason` says why, every method is a harmless no-op, and the rest of
@@ -19,9 +27,11 @@ the app works as before.
 from __future__ import annotations
 
 import logging
+import statistics
+from collections import deque
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtCore import QObject, QTimer, QUrl, Signal
 
 try:
     from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
@@ -33,8 +43,13 @@ except ImportError as exc:  # the PySide6-Addons wheel or a system library (libp
 
 _log = logging.getLogger(__name__)
 
-# Audio further than this from where the video says it should be is re-seeked while playing.
+# While playing, a median drift beyond this re-aligns the track (see the module's docstring).
 MAX_DRIFT_MS = 300
+DRIFT_SAMPLES = 7
+# On play, a track paused further than this from the video's position is moved there first.
+SYNC_TOLERANCE_MS = 60
+# A held picture starts anyway after this long if the track never sounds (a broken sink, its own end).
+HOLD_TIMEOUT_MS = 3000
 DEFAULT_VOLUME = 0.8
 
 
@@ -158,6 +173,9 @@ class Player(QObject):
         self._track_path: Path | None = None
         self._offset = 0.0
         self._volume = DEFAULT_VOLUME
+        self._held_from_ms: int | None = None  # the video waits until the track passes this position
+        self._drift: deque[int] = deque(maxlen=DRIFT_SAMPLES)
+        self.resyncs = 0  # how often the track had to be re-aligned while playing (a figure for tests and logs)
         if self.unavailable_reason:
             self._video = self._audio = None
             return
@@ -171,6 +189,9 @@ class Player(QObject):
         video.durationChanged.connect(lambda ms: self.durationChanged.emit(ms / 1000.0))
         video.mediaStatusChanged.connect(self._on_video_status)
         video.playbackStateChanged.connect(self._on_video_state)
+        audio.positionChanged.connect(self._on_audio_position)
+        self._hold_timer = QTimer(self, singleShot=True, interval=HOLD_TIMEOUT_MS)
+        self._hold_timer.timeout.connect(self._on_hold_timeout)
         for seekable in (self._video, self._audio):
             seekable.player.errorOccurred.connect(self._on_error)
 
@@ -194,6 +215,11 @@ class Player(QObject):
     @property
     def track_offset(self) -> float:
         return self._offset
+
+    @property
+    def holding(self) -> bool:
+        """True while the picture waits for the track to start sounding."""
+        return self._held_from_ms is not None
 
     @property
     def volume(self) -> float:
@@ -231,8 +257,8 @@ class Player(QObject):
         if self._audio:
             self._audio.player.stop()
             self._audio.set_source(self._track_path, self._target_audio_ms())
-            if self._playing and self._track_path:
-                self._audio.player.play()
+            if self._playing:
+                self._start()
         self.trackChanged.emit(str(self._track_path or ""), self._offset)
 
     def play(self) -> None:
@@ -240,14 +266,13 @@ class Player(QObject):
             return
         if self._video.player.mediaStatus() == QMediaPlayer.MediaStatus.EndOfMedia:
             self.seek(0.0)
-        self._audio.seek(self._target_audio_ms())
-        self._video.player.play()
-        if self._track_path:
-            self._audio.player.play()
-        self._set_playing(True)
+        if not self._playing:
+            self._set_playing(True)
+            self._start()
 
     def pause(self) -> None:
         if self._video:
+            self._release_hold()
             self._video.player.pause()
             self._audio.player.pause()
         self._set_playing(False)
@@ -261,6 +286,8 @@ class Player(QObject):
             return
         self._video.seek(_ms(seconds))
         self._audio.seek(self._target_audio_ms())
+        if self._playing:
+            self._start()
         self.positionChanged.emit(self.position())
 
     def set_volume(self, volume: float) -> None:
@@ -285,14 +312,55 @@ class Player(QObject):
             self._playing = playing
             self.playingChanged.emit(playing)
 
+    def _start(self) -> None:
+        """Run both from the video's position: the track first, the picture once the track sounds."""
+        self._release_hold()
+        self._drift.clear()
+        target = self._target_audio_ms()
+        audio = self._audio.player
+        if not self._track_path or (audio.duration() > 0 and target >= audio.duration()):
+            audio.pause()  # no track, or the section has ended before this point of the video: picture only
+            self._video.player.play()
+            return
+        if abs(self._audio.position_ms() - target) > SYNC_TOLERANCE_MS:
+            self._audio.seek(target)
+        self._video.player.pause()
+        self._held_from_ms = self._audio.position_ms()
+        self._hold_timer.start()
+        audio.play()
+
+    def _release_hold(self) -> None:
+        self._held_from_ms = None
+        self._hold_timer.stop()
+
+    def _on_audio_position(self, ms: int) -> None:
+        if not self._playing:
+            return
+        if self._held_from_ms is not None:
+            # Sound flows once the position moves on from where it (re)started; a report of the position
+            # before a seek is further away and ignored.
+            if self._held_from_ms < ms <= self._held_from_ms + HOLD_TIMEOUT_MS:
+                self._release_hold()
+                self._video.player.play()
+            return
+        self._drift.append(ms - self._target_audio_ms())
+        if len(self._drift) == DRIFT_SAMPLES and abs(statistics.median(self._drift)) > MAX_DRIFT_MS:
+            _log.info("track drifted %d ms from the picture: re-aligned", statistics.median(self._drift))
+            self.resyncs += 1
+            self._start()
+
+    def _on_hold_timeout(self) -> None:
+        if self._playing and self._held_from_ms is not None:
+            _log.warning("the track did not start within %d ms: the picture plays without waiting", HOLD_TIMEOUT_MS)
+            self._release_hold()
+            self._video.player.play()
+
     def _on_video_position(self, ms: int) -> None:
-        if self._playing and self._track_path and self._audio.loaded():
-            if abs(self._audio.player.position() - (_ms(self._offset) + ms)) > MAX_DRIFT_MS:
-                self._audio.seek(_ms(self._offset) + ms)
         self.positionChanged.emit(ms / 1000.0)
 
     def _on_video_status(self, status) -> None:
         if status == QMediaPlayer.MediaStatus.EndOfMedia:
+            self._release_hold()
             self._audio.player.pause()
             self._set_playing(False)
         elif status == QMediaPlayer.MediaStatus.InvalidMedia:
