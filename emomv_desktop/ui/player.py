@@ -14,8 +14,11 @@ player that re-seeks whenever the audio "lags" therefore re-seeks for ever and t
 a new track) the video is held paused until the track's position moves past where it started, then both
 run. Pausing keeps both where they are, so resuming needs no seek unless they stand more than
 :data:`SYNC_TOLERANCE_MS` apart. While playing, the drift is the median of the last :data:`DRIFT_SAMPLES`
-differences (the audio position moves in ~93 ms steps); only a median beyond :data:`MAX_DRIFT_MS`
-re-aligns, once, the same way. No playback-rate nudging: a changed rate shifts the music's pitch.
+differences (the audio position moves in ~93 ms steps). The sound is never interrupted to follow the
+picture: a drift beyond :data:`NUDGE_MS` changes the *picture's* rate by :data:`NUDGE` (the video is
+muted, so no pitch changes) until it has caught up; a picture more than :data:`MAX_DRIFT_MS` behind (a
+machine too busy to decode in time) jumps to the sound. Only a track more than :data:`MAX_DRIFT_MS`
+behind the picture (its sink stalled) is re-aligned, the way it starts.
 Switching tracks keeps the video position. A ``QMediaPlayer`` ignores ``setPosition`` while its media is
 still loading, so seeks made then are kept and applied when it has loaded.
 
@@ -43,8 +46,11 @@ except ImportError as exc:  # the PySide6-Addons wheel or a system library (libp
 
 _log = logging.getLogger(__name__)
 
-# While playing, a median drift beyond this re-aligns the track (see the module's docstring).
+# While playing (see the module's docstring): a median drift beyond NUDGE_MS runs the picture at 1 ± NUDGE,
+# one beyond MAX_DRIFT_MS moves the picture to the sound (or the sound to the picture when the sound is late).
 MAX_DRIFT_MS = 300
+NUDGE_MS = 40
+NUDGE = 0.1
 DRIFT_SAMPLES = 7
 # On play, a track paused further than this from the video's position is moved there first.
 SYNC_TOLERANCE_MS = 60
@@ -175,7 +181,6 @@ class Player(QObject):
         self._volume = DEFAULT_VOLUME
         self._held_from_ms: int | None = None  # the video waits until the track passes this position
         self._drift: deque[int] = deque(maxlen=DRIFT_SAMPLES)
-        self.resyncs = 0  # how often the track had to be re-aligned while playing (a figure for tests and logs)
         if self.unavailable_reason:
             self._video = self._audio = None
             return
@@ -251,9 +256,14 @@ class Player(QObject):
         self.positionChanged.emit(0.0)
 
     def set_track(self, path: str | Path | None, offset: float = 0.0) -> None:
-        """Play ``path`` from ``offset`` s at video time 0; the video keeps its position."""
-        self._track_path = Path(path) if path else None
-        self._offset = max(0.0, float(offset)) if path else 0.0
+        """Play ``path`` from ``offset`` s at video time 0; the video keeps its position.
+
+        The track already playing from that offset plays on undisturbed (a re-ranked list selects it again)."""
+        path = Path(path) if path else None
+        offset = max(0.0, float(offset)) if path else 0.0
+        if path == self._track_path and offset == self._offset:
+            return
+        self._track_path, self._offset = path, offset
         if self._audio:
             self._audio.player.stop()
             self._audio.set_source(self._track_path, self._target_audio_ms())
@@ -316,6 +326,7 @@ class Player(QObject):
         """Run both from the video's position: the track first, the picture once the track sounds."""
         self._release_hold()
         self._drift.clear()
+        self._video.player.setPlaybackRate(1.0)
         target = self._target_audio_ms()
         audio = self._audio.player
         if not self._track_path or (audio.duration() > 0 and target >= audio.duration()):
@@ -344,10 +355,20 @@ class Player(QObject):
                 self._video.player.play()
             return
         self._drift.append(ms - self._target_audio_ms())
-        if len(self._drift) == DRIFT_SAMPLES and abs(statistics.median(self._drift)) > MAX_DRIFT_MS:
-            _log.info("track drifted %d ms from the picture: re-aligned", statistics.median(self._drift))
-            self.resyncs += 1
+        if len(self._drift) < DRIFT_SAMPLES:
+            return
+        drift = statistics.median(self._drift)
+        if drift < -MAX_DRIFT_MS:
+            _log.info("the track is %d ms behind the picture: re-aligned", -drift)
             self._start()
+        elif drift > MAX_DRIFT_MS:
+            _log.info("the picture is %d ms behind the track: moved to it", drift)
+            self._drift.clear()
+            self._video.seek(ms - _ms(self._offset))
+        else:
+            rate = 1.0 + NUDGE if drift > NUDGE_MS else 1.0 - NUDGE if drift < -NUDGE_MS else 1.0
+            if rate != self._video.player.playbackRate():
+                self._video.player.setPlaybackRate(rate)
 
     def _on_hold_timeout(self) -> None:
         if self._playing and self._held_from_ms is not None:
@@ -359,7 +380,9 @@ class Player(QObject):
         self.positionChanged.emit(ms / 1000.0)
 
     def _on_video_status(self, status) -> None:
-        if status == QMediaPlayer.MediaStatus.EndOfMedia:
+        if status == QMediaPlayer.MediaStatus.LoadedMedia and not self._playing:
+            self._video.player.pause()  # paused, not stopped: the picture at the playhead shows (and seeks show)
+        elif status == QMediaPlayer.MediaStatus.EndOfMedia:
             self._release_hold()
             self._audio.player.pause()
             self._set_playing(False)

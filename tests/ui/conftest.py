@@ -68,6 +68,14 @@ def _protected_singletons():
     protect_singletons()
 
 
+def _die_with_parent() -> None:
+    """In the child: Linux sends it SIGTERM when the test process dies, even killed (no server left behind)."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _null_audio_sink(tmp_path_factory):
     """A private PulseAudio server with one null sink, when ``pulseaudio`` is installed: a real audio device.
@@ -89,7 +97,7 @@ def _null_audio_sink(tmp_path_factory):
         ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
          f"--load=module-native-protocol-unix socket={socket} auth-anonymous=1",
          "--load=module-null-sink sink_name=null"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent,
     )
     deadline = time.monotonic() + 10
     while not socket.exists() and server.poll() is None and time.monotonic() < deadline:

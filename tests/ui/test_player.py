@@ -155,3 +155,15 @@ def test_the_track_sounds_on_with_the_picture_through_play_pause_play_and_switch
         assert audio == pytest.approx(video, abs=0.3), f"{name}: track moved {audio:.2f} s, video {video:.2f} s"
         assert max(abs(g) for g in gaps) < player_module.MAX_DRIFT_MS / 1000, f"{name}: track - video {gaps}"
         assert len(seeks) <= 1, f"{name}: the track was seeked {len(seeks)} times: {seeks}"
+
+
+def test_a_loaded_video_shows_its_first_frame_before_play(qtbot, player, media):
+    sink = player.video_player().videoSink()
+    frames = []
+    sink.videoFrameChanged.connect(lambda frame: frames.append(frame.isValid()))
+    player.set_video(media["video"])
+    qtbot.waitUntil(lambda: any(frames), timeout=LOAD_TIMEOUT_MS)
+    assert not player.playing and player.position() == 0.0
+    frames.clear()
+    player.seek(1.5)  # scrubbing while paused shows the frame there
+    qtbot.waitUntil(lambda: any(frames), timeout=LOAD_TIMEOUT_MS)
