@@ -116,36 +116,6 @@ def prefetch_threads() -> list:
     return [t for t in threading.enumerate() if t.name == "emomv-prefetch"]
 
 
-def test_prefetched_keeps_order_forwards_errors_and_stops_early():
-    assert list(backbones.prefetched(iter(range(50)))) == list(range(50))
-
-    def failing():
-        yield from range(3)
-        raise ValueError("decoder broke")
-
-    got = []
-    with pytest.raises(ValueError, match="decoder broke"):
-        for item in backbones.prefetched(failing()):
-            got.append(item)
-    assert got == [0, 1, 2]
-
-    closed = threading.Event()
-
-    def endless():
-        try:
-            n = 0
-            while True:
-                yield n
-                n += 1
-        finally:
-            closed.set()
-
-    consumer = backbones.prefetched(endless())
-    assert [next(consumer), next(consumer)] == [0, 1]
-    consumer.close()  # the consumer stops early: the producer is closed in its own thread, which ends
-    assert closed.is_set() and not prefetch_threads()
-
-
 def test_track_cancelled_midway_leaves_no_thread(vggish, tmp_path):
     path = mf.write_audio(tmp_path / "long.flac", seconds=30.0)
     token = CancelToken()

@@ -13,8 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from emomv_desktop.engine import indexer as indexer_module
 from emomv_desktop.engine import library as library_module
+from emomv_desktop.engine.errors import PathError
 from emomv_desktop.engine.features import AudioInfo, TrackFeatures
+from emomv_desktop.engine.indexer import index_library
 from emomv_desktop.engine.library import (
     GEOMETRY,
     Library,
@@ -22,8 +25,10 @@ from emomv_desktop.engine.library import (
     Migration,
     TrackStatus,
     WindowGeometry,
-    display_path,
 )
+from emomv_desktop.engine.library import scan as scan_module
+from emomv_desktop.engine.library import schema as schema_module
+from emomv_desktop.engine.paths import display_path
 from emomv_desktop.engine.protocol import MUSIC_BACKBONE, MUSIC_FEATURE_DIM, VGGISH_FRAME_SECONDS
 
 
@@ -117,7 +122,7 @@ def test_windows_are_grouped_by_track_and_filtered_by_backbone(lib, folder):
 
 
 def test_a_track_without_frames_is_refused(lib, folder):
-    with pytest.raises(library_module.PathError, match="too short"):
+    with pytest.raises(PathError, match="too short"):
         store(lib, folder, "blip.wav", 0)
     assert lib.tracks() == []
 
@@ -196,7 +201,7 @@ def test_migrations_run_once_after_a_backup(tmp_path, monkeypatch):
         calls.append(1)
         conn.execute("ALTER TABLE tracks ADD COLUMN rating INTEGER")
 
-    monkeypatch.setattr(library_module, "MIGRATIONS", (*library_module.MIGRATIONS, Migration("0002_rating", add_column)))
+    monkeypatch.setattr(schema_module, "MIGRATIONS", (*schema_module.MIGRATIONS, Migration("0002_rating", add_column)))
     with Library(db) as lib:
         assert len(lib.tracks()) == 1
     (backup,) = _backups(db)
@@ -280,7 +285,7 @@ def copy_tree(src: Path, dst: Path) -> Path:
 def test_index_a_generated_library(tmp_path, music_dir, vggish):
     events: list[IndexProgress] = []
     with Library(tmp_path / "lib.sqlite3", feature_dtype="float32") as lib:
-        report = lib.index(vggish, folders=[music_dir], progress=events.append)
+        report = index_library(lib, vggish, folders=[music_dir], progress=events.append)
         tracks = {t.path.name: t for t in lib.tracks()}
         matrix = lib.window_features(vggish.backbone_id)
     files = sorted(p.name for p in music_dir.rglob("*") if p.suffix != ".jpg" and p.is_file())
@@ -308,21 +313,21 @@ def test_index_a_generated_library(tmp_path, music_dir, vggish):
 def test_rescan_is_incremental(tmp_path, music_dir, vggish):
     music = copy_tree(music_dir, tmp_path / "music")
     with Library(tmp_path / "lib.sqlite3") as lib:
-        first = lib.index(vggish, folders=[music])
+        first = index_library(lib, vggish, folders=[music])
         ids = {t.path.name: t.id for t in lib.tracks()}
-        again = lib.index(vggish)
+        again = index_library(lib, vggish)
         assert (again.indexed, again.unchanged, again.removed) == (0, first.indexed, 0)
 
         touched = music / "long.flac"
         os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 1_000_000_000))
         (music / "formats" / "music-mp3.mp3").unlink()
         events: list[IndexProgress] = []
-        after = lib.index(vggish, progress=events.append)
+        after = index_library(lib, vggish, progress=events.append)
         assert (after.indexed, after.removed, after.unchanged) == (1, 1, first.indexed - 2)
         assert {e.path.name for e in events} == {"long.flac"}
         assert {t.path.name: t.id for t in lib.tracks()} == {n: i for n, i in ids.items() if n != "music-mp3.mp3"}
 
-        upgraded = lib.index(Rebranded(vggish, "torchvggish/vggish/audioset/next-release"))
+        upgraded = index_library(lib, Rebranded(vggish, "torchvggish/vggish/audioset/next-release"))
         assert (upgraded.indexed, upgraded.unchanged) == (first.indexed - 1, 0)
         assert len(lib.window_features(vggish.backbone_id)) == 0
         assert len(lib.window_features("torchvggish/vggish/audioset/next-release")) > 0
@@ -341,10 +346,10 @@ def test_bad_inputs_are_recorded_and_the_rest_indexes(tmp_path, vggish, monkeypa
                 raise PermissionError(13, "Permission denied", str(path))
             return real_scandir(path)
 
-        monkeypatch.setattr(library_module.os, "scandir", scandir)
+        monkeypatch.setattr(scan_module.os, "scandir", scandir)
     try:
         with Library(tmp_path / "lib.sqlite3") as lib:
-            report = lib.index(vggish, folders=[folder])
+            report = index_library(lib, vggish, folders=[folder])
             failures = {t.path: t.error for t in lib.failures()}
             indexed = {t.path for t in lib.tracks(status=TrackStatus.INDEXED)}
     finally:
@@ -354,9 +359,10 @@ def test_bad_inputs_are_recorded_and_the_rest_indexes(tmp_path, vggish, monkeypa
         assert BAD_REASONS[name] in failures[bad[name]], (name, failures.get(bad[name]))
         assert errors[bad[name]] == failures[bad[name]]
     assert "permission denied" in errors[locked].lower()
-    assert indexed == {folder / "good.ogg", bad["multichannel_96k"], bad["non_utf8_name"]}
-    assert bad["no_video_mp4"] not in failures  # .mp4 is not a music file extension: not picked up
-    assert (report.indexed, report.failed) == (3, 5)
+    # an .mp4 with an audio track is a music video: its audio is indexed (issue 10; it used to be ignored)
+    assert indexed == {folder / "good.ogg", bad["multichannel_96k"], bad["non_utf8_name"], bad["no_video_mp4"]}
+    assert bad["no_video_mp4"] not in failures
+    assert (report.indexed, report.failed) == (4, 5)
 
 
 BAD_REASONS = {k: v for k, v in media_factory.BAD_INPUT_ERRORS.items() if v}
@@ -365,7 +371,7 @@ BAD_REASONS = {k: v for k, v in media_factory.BAD_INPUT_ERRORS.items() if v}
 def test_tracks_under_an_unreadable_or_missing_folder_are_kept(tmp_path, music_dir, vggish, monkeypatch):
     music = copy_tree(music_dir, tmp_path / "music")
     with Library(tmp_path / "lib.sqlite3") as lib:
-        total = lib.index(vggish, folders=[music]).indexed
+        total = index_library(lib, vggish, folders=[music]).indexed
         real_scandir = os.scandir
 
         def scandir(path):
@@ -373,12 +379,12 @@ def test_tracks_under_an_unreadable_or_missing_folder_are_kept(tmp_path, music_d
                 raise PermissionError(13, "Permission denied", str(path))
             return real_scandir(path)
 
-        monkeypatch.setattr(library_module.os, "scandir", scandir)
-        report = lib.index(vggish)
+        monkeypatch.setattr(scan_module.os, "scandir", scandir)
+        report = index_library(lib, vggish)
         assert (report.removed, report.unchanged) == (0, 1) and len(lib.tracks()) == total
         monkeypatch.undo()
         music.rename(tmp_path / "unplugged")
-        report = lib.index(vggish)
+        report = index_library(lib, vggish)
         assert report.removed == 0 and len(lib.tracks()) == total
         assert "not found" in dict(report.errors)[music]
 
@@ -394,26 +400,26 @@ def test_cancel_stops_between_tracks_and_the_next_run_resumes(tmp_path, music_di
             token.cancel()
 
     with Library(tmp_path / "lib.sqlite3") as lib:
-        report = lib.index(vggish, folders=[music_dir], progress=progress, cancel=token)
+        report = index_library(lib, vggish, folders=[music_dir], progress=progress, cancel=token)
         assert report.cancelled and 1 <= report.indexed <= 2
         assert seen[2] not in {t.path for t in lib.tracks()}  # the track in flight is not stored
-        resumed = lib.index(vggish)
+        resumed = index_library(lib, vggish)
         assert (resumed.unchanged, resumed.indexed + report.indexed) == (report.indexed, len(lib.tracks()))
         assert not resumed.cancelled
 
 
 def test_an_unexpected_error_on_one_file_does_not_stop_the_library(tmp_path, music_dir, vggish, monkeypatch):
     # Fault injection: a decoder bug on one odd file, which no generated file triggers.
-    real_probe = library_module.media.probe_audio
+    real_probe = indexer_module.media.probe_audio
 
     def probe_audio(path):
         if Path(path).name == "long.flac":
             raise RuntimeError("decoder bug")
         return real_probe(path)
 
-    monkeypatch.setattr(library_module.media, "probe_audio", probe_audio)
+    monkeypatch.setattr(indexer_module.media, "probe_audio", probe_audio)
     with Library(tmp_path / "lib.sqlite3") as lib:
-        report = lib.index(vggish, folders=[music_dir])
+        report = index_library(lib, vggish, folders=[music_dir])
         (failed,) = lib.failures()
         total = len(lib.tracks())
     assert failed.path.name == "long.flac" and "unexpected error (RuntimeError: decoder bug)" in failed.error
