@@ -7,7 +7,10 @@ indexing tests run the real random-init VGGish on real generated audio files.
 from __future__ import annotations
 
 import os
+import pickle
+import shutil
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -424,3 +427,124 @@ def test_an_unexpected_error_on_one_file_does_not_stop_the_library(tmp_path, mus
         total = len(lib.tracks())
     assert failed.path.name == "long.flac" and "unexpected error (RuntimeError: decoder bug)" in failed.error
     assert report.failed == 1 and report.indexed == total - 1 > 0
+
+
+def test_music_videos_are_indexed_by_their_audio_and_silent_videos_are_listed_as_skipped(tmp_path, vggish):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for name in ("clip.mp4", "clip.mkv"):
+        media_factory.write_video(folder / name, seconds=3.0, width=64, height=48, with_audio=True)
+    media_factory.write_video(folder / "silent.mov", seconds=1.0, width=64, height=48)
+    with Library(tmp_path / "lib.sqlite3") as lib:
+        report = index_library(lib, vggish, folders=[folder])
+        tracks = {t.path.name: t for t in lib.tracks()}
+        failures = [t.path.name for t in lib.failures()]
+        windows = lib.window_features(vggish.backbone_id)
+        again = index_library(lib, vggish)
+    assert (report.indexed, report.skipped, report.failed) == (2, 1, 0)
+    for name in ("clip.mp4", "clip.mkv"):
+        assert tracks[name].status is TrackStatus.INDEXED and tracks[name].duration == pytest.approx(3.0, abs=0.1)
+        assert tracks[name].id in windows.track_ids
+    silent = tracks["silent.mov"]
+    assert failures == ["silent.mov"] and "skipped" in silent.error and "audio" in silent.error
+    assert dict(report.errors) == {folder / "silent.mov": silent.error}
+    assert (again.unchanged, again.indexed, again.skipped) == (3, 0, 0)  # not probed again until it changes
+
+
+# ------------------------------------------------------------------------------ read-only and missing libraries
+NOBODY = 65534
+
+
+def run_where_permissions_bind(fn):
+    """``fn()`` under file permissions that bind: here for a normal user; for root, which passes every
+    permission check, in a forked child that switched to the unprivileged user ``nobody``. Returns its result."""
+    if os.geteuid() != 0:
+        return fn()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: only SQLite and numpy run here, then it leaves without Python's clean-up
+        try:
+            os.close(read)
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            try:
+                result = ("ok", fn())
+            except BaseException as exc:  # noqa: BLE001 - reported to the parent
+                result = ("error", repr(exc))
+            os.write(write, pickle.dumps(result))
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    status, value = pickle.loads(data)
+    assert status == "ok", value
+    return value
+
+
+@pytest.fixture
+def shared_folder():
+    """A folder any user can enter (pytest's own temporary folders are private to the user running it)."""
+    folder = Path(tempfile.mkdtemp(prefix="emomv-shared-"))
+    folder.chmod(0o755)
+    yield folder
+    folder.chmod(0o755)
+    shutil.rmtree(folder)
+
+
+def test_a_read_only_library_can_be_read_and_gets_no_stray_files(shared_folder):
+    db = shared_folder / "lib.sqlite3"
+    with Library(db) as lib:
+        store(lib, lib.add_folder(shared_folder), "a.wav", 40)
+    db.chmod(0o444)
+    shared_folder.chmod(0o555)  # a read-only share: neither the file nor the folder may be written
+    before = (sorted(os.listdir(shared_folder)), db.read_bytes())
+
+    def look():
+        assert not os.access(db, os.W_OK)  # the permissions really bind here
+        with Library(db) as lib:
+            try:
+                lib.add_folder(shared_folder.parent / "elsewhere")
+            except LibraryError as exc:
+                refused = str(exc)
+            return (lib.read_only, [t.path.name for t in lib.tracks()], lib.stats().indexed,
+                    len(lib.window_features(MUSIC_BACKBONE)), refused)
+
+    read_only, names, indexed, windows, refused = run_where_permissions_bind(look)
+    assert (read_only, names, indexed, windows) == (True, ["a.wav"], 1, 3)
+    assert "read-only" in refused
+    assert (sorted(os.listdir(shared_folder)), db.read_bytes()) == before  # no -wal/-shm, not a byte changed
+
+
+def test_read_only_is_enforced_by_sqlite_even_where_the_os_would_allow_writes(tmp_path):
+    db = tmp_path / "lib.sqlite3"
+    with Library(db) as lib:
+        store(lib, lib.add_folder(tmp_path), "a.wav", 12)
+    before = db.read_bytes()
+    with Library(db, read_only=True) as lib:
+        assert [t.path.name for t in lib.tracks()] == ["a.wav"]
+        with pytest.raises(LibraryError, match="read-only"):
+            store(lib, tmp_path, "b.wav", 12)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lib.sqlite3"] and db.read_bytes() == before
+    with Library(db) as writer:  # a writer elsewhere holds a WAL: the reader sees its committed tracks
+        store(writer, tmp_path, "b.wav", 12, seed=1)
+        assert Path(f"{db}-wal").exists()
+        with Library(db, read_only=True) as reader:
+            assert [t.path.name for t in reader.tracks()] == ["a.wav", "b.wav"]
+
+
+def test_a_read_only_library_that_needs_a_migration_says_so(tmp_path, monkeypatch):
+    db = tmp_path / "lib.sqlite3"
+    Library(db).close()
+    monkeypatch.setattr(schema_module, "MIGRATIONS", (*schema_module.MIGRATIONS, Migration("0002_x", print)))
+    with pytest.raises(LibraryError, match="needs an upgrade"):
+        Library(db, read_only=True)
+
+
+def test_opening_a_missing_library_to_look_creates_nothing(tmp_path):
+    db = tmp_path / "not" / "yet" / "lib.sqlite3"
+    for open_ in (lambda: Library(db, create=False), lambda: Library.open_existing(db)):
+        with pytest.raises(LibraryError, match="no library database"):
+            open_()
+    assert list(tmp_path.iterdir()) == []
