@@ -108,8 +108,9 @@ def test_long_messages_wrap_in_the_panel_with_a_tooltip_and_never_widen_the_wind
     qtbot.waitUntil(lambda: panel.snapshot is not None)  # the start-up read is in: nothing overwrites what follows
     deep = tmp_path.joinpath(*["a-folder-whose-name-goes-on-and-on-without-a-single-space"] * 6, "track.flac")
     error = PathError(deep, "the file cannot be read")
+    with qtbot.waitSignal(panel.statsChanged, timeout=30_000):  # a progress report re-reads the counts
+        panel._show_progress(Progress(3, 10, message=str(deep)))  # noqa: SLF001 - the indexing lane's progressed
     panel._show_error(error)  # noqa: SLF001 - what the io lane's errored signal calls
-    panel._show_progress(Progress(3, 10, message=str(deep)))  # noqa: SLF001 - the indexing lane's progressed
     panel._index_failed(EngineError(f"indexing stopped: {error}"))  # noqa: SLF001 - its errored signal
     qtbot.wait(50)
     assert window.minimumSizeHint().width() <= 1024 and window.width() == 1024
