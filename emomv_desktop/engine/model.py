@@ -25,7 +25,6 @@ training data and figures, the sha256 of the weights file).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from torch.nn import functional as F
 
 from .emotions import NUM_EMOTIONS
 from .errors import ModelFileError
+from .fileio import atomic_path, sha256_of, write_text_atomically
 from .protocol import FEATURE_PROTOCOL, MUSIC_FEATURE_DIM, PROTOCOL_KEYS, VIDEO_FEATURE_DIM
 
 CHECKPOINT_FORMAT = "emomv-retrieval-model"
@@ -225,14 +225,6 @@ def card_path_for(weights_path: Path | str) -> Path:
     return p.with_name(p.stem + ".card.json")
 
 
-def sha256_of(path: Path | str, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def save_model(path: Path | str, model: RetrievalModel, card: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write ``path`` (weights + config) and its card; returns the card as written.
 
@@ -247,16 +239,15 @@ def save_model(path: Path | str, model: RetrievalModel, card: dict[str, Any] | N
         "config": model.config.to_dict(),
         "state_dict": state,
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
     card = dict(card or {})
     card.setdefault("format", CHECKPOINT_FORMAT)
     card["config"] = model.config.to_dict()
     card.setdefault("feature_protocol", FEATURE_PROTOCOL)
     card["weights_file"] = path.name
     card["weights_sha256"] = sha256_of(path)
-    card_path_for(path).write_text(json.dumps(card, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    write_text_atomically(card_path_for(path), json.dumps(card, indent=2, sort_keys=False) + "\n")
     return card
 
 
