@@ -25,12 +25,11 @@ import re
 from pathlib import Path
 from typing import Callable, Sequence
 
-import h5py
 import numpy as np
 import torch
 
 from emomv_desktop.engine.emotions import Emotion
-from emomv_desktop.engine.errors import PathError
+from emomv_desktop.engine.errors import EngineError, PathError
 from emomv_desktop.engine.protocol import MUSIC_FEATURE_DIM, VIDEO_FEATURE_DIM
 
 FULL_COLLECTION = "get the full EmoMV collection from Zenodo, doi 10.5281/zenodo.7011072"
@@ -46,6 +45,22 @@ class MissingDataError(PathError):
 
 class DataFormatError(PathError):
     """A file is present but does not have the layout or the invariants of the EmoMV release."""
+
+
+class MissingExtraError(EngineError):
+    """A package of the ``train`` extra is not installed."""
+
+    def __init__(self, package: str, what: str) -> None:
+        super().__init__(f"{what} needs {package}, part of the train extra: pip install 'emomv-desktop[train]'")
+
+
+def _h5py():
+    """h5py, imported on first use: the app never reads HDF5, so it is in the ``train`` extra only."""
+    try:
+        import h5py
+    except ImportError:
+        raise MissingExtraError("h5py", "reading the EmoMV feature files (.h5)") from None
+    return h5py
 
 
 class Split(str, enum.Enum):
@@ -273,6 +288,7 @@ def _emotion(path: Path, row_number: int, index_text: str, label_text: str | Non
 def read_features(path: Path, modality: Modality, what: str) -> torch.Tensor:
     """An h5 feature matrix as float32 ``(N, dim)`` (the DS1 retrieval VGGish file is float64)."""
     _require(path, what)
+    h5py = _h5py()
     try:
         with h5py.File(path, "r") as f:
             keys = list(f.keys())

@@ -16,7 +16,7 @@ import torch
 
 from emomv_desktop.engine.emotions import Emotion
 from training.data import (
-    BOTH, DataFormatError, MissingDataError, Modality, dataset_spec, grouped_holdout, load_pairs, load_retrieval,
+    BOTH, DataFormatError, MissingDataError, MissingExtraError, Modality, dataset_spec, grouped_holdout, load_pairs, load_retrieval,
     pair_groups,
 )
 from training.experiments import Protocol, load_bundle, stopping_split
@@ -153,6 +153,14 @@ def test_broken_invariants_are_clear_errors(tmp_path):
     _write_pairs(tmp_path / "three" / "DS3_EmoMV_C", disagreeing, 1)
     with pytest.raises(DataFormatError, match="row 1: bad emotion label"):
         load_pairs(tmp_path / "three", "C", "val", (Modality.MUSIC,))
+
+
+def test_without_h5py_the_loader_names_the_train_extra(tmp_path, monkeypatch):
+    rows = ["Dataset3/DS3_val_match/,abc_01,1,Exciting,Exciting,0,0"]
+    _write_pairs(tmp_path / "DS3_EmoMV_C", rows, 1)
+    monkeypatch.setitem(sys.modules, "h5py", None)  # what an install without the train extra sees
+    with pytest.raises(MissingExtraError, match=r"h5py, part of the train extra: pip install 'emomv-desktop\[train\]'"):
+        load_pairs(tmp_path, "C", "val", (Modality.MUSIC,))
 
 
 def test_groups_join_segments_of_one_source_video():
