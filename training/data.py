@@ -1,4 +1,5 @@
-"""Loaders for the EmoMV feature files (the authors' layout), with the invariants of protocol.md checked.
+"""Loaders for the EmoMV feature files (the authors' layout), with the release's invariants checked
+(row counts, labels, feature rows matching CSV rows).
 
 Layout of one dataset folder (``DS1_EmoMV_A``, ``DS2_EmoMV_B``, ``DS3_EmoMV_C``)::
 
@@ -13,7 +14,7 @@ raises :class:`MissingDataError`, which names the file and where the full collec
 
 Features stay raw here: standardisation is part of each model (scaler buffers fitted on the rows it trains
 on), so a saved model carries it. Either modality may be absent from a :class:`PairSplit` (EmoMV-A and
-EmoMV-B ship music-only splits), which is what issue 5's masked training builds on.
+EmoMV-B ship music-only splits), which the masked losses of ``training/recipe.py`` build on.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Evaluation metrics, vectorised, exactly as protocol.md defines them. Every value is a fraction in [0, 1];
+"""Evaluation metrics, vectorised, defined as below (mAP as the paper's Eq. 4-6). Every value is a fraction in [0, 1];
 reports multiply accuracies, top-K and mAP by 100 to print them in the paper's units.
 
 Retrieval: each query ranks *all* items (its own partner included) by descending similarity; ties keep item

@@ -1,4 +1,4 @@
-"""The shipped model's recipe (issue 5): every labelled example, masked losses, a blended score, calibration.
+"""The shipped model's recipe: every labelled example, masked losses, a blended score, calibration.
 
 Data. Pair rows (a video and a music with the match label and both emotions) come from every split whose
 SlowFast file exists: EmoMV-C train and val, EmoMV-B val, and the B and C retrieval sets (their segments with

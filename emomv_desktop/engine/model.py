@@ -1,13 +1,13 @@
 """The EmoMV retrieval model: the one definition shared by the app and by ``training/``.
 
-Architecture (EmoMV paper Sec. 5.1 / 6.1, details from the authors' code, see protocol.md):
+Architecture (EmoMV paper Sec. 5.1 / 6.1, the details as the authors' released code has them):
 
 * input layers ``Linear(2304->64)`` (video) and ``Linear(128->64)`` (music), no activation;
 * a projection head per modality: ``p = fc1(x); h = dropout(fc2(gelu(p))); h = gelu(h) + p;
   h = LayerNorm(h)``; the embedding is ``normalize(gelu(h))`` (64-d, unit length);
 * multi-task: ``Linear(64->5)`` emotion heads on ``gelu`` of the input-layer output;
 * score: cosine similarity of the two embeddings (the paper's); a model may add the agreement of its two
-  emotion distributions, ``score = cos + agreement_weight * <p_video, p_music>`` (issue 5's recipe, in the
+  emotion distributions, ``score = cos + agreement_weight * <p_video, p_music>`` (the shipped recipe, docs/model.md; in the
   spirit of EMID's semantic + emotional score). :meth:`RetrievalModel.score_vector` turns either into one
   dot product, so the engine ranks a whole library with one matrix-vector product;
 * displayed emotion probabilities are ``softmax(logits / T)`` with a per-head temperature fitted on held-out

@@ -176,7 +176,7 @@ def _read_record(path: Path) -> dict | None:
 def weight_status(key: str) -> WeightStatus:
     """present (verified file whose sha256 still matches its record), missing, or corrupt, with a message.
 
-    Re-hashes the file (~0.5 s for 300 MB): call it from a worker, not a GUI thread.
+    Re-hashes the file (its cost: docs/engine-features.md): call it from a worker, not a GUI thread.
     """
     spec = _spec(key)
     path = weight_path(key)

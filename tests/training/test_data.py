@@ -23,7 +23,7 @@ from training.experiments import Protocol, load_bundle, stopping_split
 
 PROJECT = Path(__file__).resolve().parents[2]
 
-# protocol.md: total = matched / mismatched
+# the release's pair counts: total = matched / mismatched
 COUNTS = {("A", "train"): (4110, 2208), ("A", "val"): (556, 310), ("B", "train"): (496, 248),
           ("B", "val"): (120, 60), ("C", "train"): (360, 180), ("C", "val"): (96, 48)}
 VIDEO_PRESENT = {("B", "val"), ("C", "train"), ("C", "val")}
@@ -60,7 +60,7 @@ def test_label_mapping_title_case_and_integer_columns(emomv_data):
 
 
 def test_feature_rows_follow_csv_rows(emomv_data):
-    """The retrieval set's first half is feature-identical to the matched val rows (protocol.md)."""
+    """The retrieval set's first half is feature-identical to the matched val rows (a property of the release)."""
     val, retrieval = load_pairs(emomv_data, "C", "val"), load_retrieval(emomv_data, "C")
     assert val.ids[:48] == retrieval.ids[:48]
     assert torch.equal(val.video[:48], retrieval.video[:48]) and torch.equal(val.music[:48], retrieval.music[:48])
@@ -181,7 +181,7 @@ def test_clean_holdout_shares_no_source_video_with_the_fit_rows(emomv_data):
         return {re.sub(r"_\d+$", "", seg) for pair in split.ids for seg in pair.split("_PAIR_")}
 
     assert not sources(fit) & sources(held)
-    assert not sources(bundle.train) & sources(bundle.val)  # DS3 train and val share no source (protocol.md)
+    assert not sources(bundle.train) & sources(bundle.val)  # DS3 train and val share no source (as released)
     paper_fit, paper_stop = stopping_split(bundle, Protocol.PAPER, seed=3, holdout=0.2)
     assert paper_fit is bundle.train and paper_stop is bundle.val
     # each seed draws its own hold-out

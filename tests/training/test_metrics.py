@@ -129,7 +129,7 @@ def test_always_matched_floor():
 def test_floors_on_the_real_emomv_c_retrieval_set(emomv_data):
     labels = load_retrieval(emomv_data, "C", modalities=()).labels.numpy()
     constant = floors.constant_ranking(labels, labels)
-    assert round(100 * constant[metrics.MAP], 1) == 45.2  # protocol.md: above the paper's retrieval mAP
+    assert round(100 * constant[metrics.MAP], 1) == 45.2  # above the paper's retrieval mAP
     assert round(100 * constant[metrics.CB_MAP], 1) == 30.5
     random = floors.random_ranking(labels, labels)
     assert [round(100 * random[k], 1) for k in ("top1", "top3", "top5", metrics.MAP)] == [24.7, 55.9, 73.0, 27.9]
