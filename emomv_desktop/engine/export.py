@@ -314,6 +314,7 @@ def export_preview(
     media.probe_video(video)  # the engine's own checks and messages for files that are no usable video/audio
     media.probe_audio(track)
     with _open_input(video) as video_in, _open_input(track) as track_in, atomic_path(output) as tmp:
+        tmp.touch()  # FFmpeg opens its output lazily: an unwritable folder must fail here, naming the output
         result = _write_preview(video_in, track_in, start, tmp, output, progress, cancel)
     report(progress, result.duration, result.duration, "done")
     return result

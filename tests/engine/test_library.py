@@ -129,7 +129,7 @@ def test_track_and_windows_are_one_transaction(lib, folder, monkeypatch):
         raise RuntimeError("crash between the track row and its windows")
 
     monkeypatch.setattr(Library, "_write_windows", crash)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="crash between the track row"):
         store(lib, folder, "lost.wav", 20, seed=2)
     assert [t.path.name for t in lib.tracks()] == ["kept.wav"]
     with sqlite3.connect(lib.path) as raw:
