@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from emomv_desktop.engine import library as library_module
-from emomv_desktop.engine.features import AudioInfo, TrackFeatures
 from emomv_desktop.engine.library import (
     GEOMETRY,
     Library,
@@ -26,12 +25,7 @@ from emomv_desktop.engine.library import (
 )
 from emomv_desktop.engine.protocol import MUSIC_BACKBONE, MUSIC_FEATURE_DIM, VGGISH_FRAME_SECONDS
 
-
-def make_features(path: Path, frames: int, *, seed: int = 0, duration: float | None = None, title=None):
-    rng = np.random.default_rng(seed)
-    duration = frames * VGGISH_FRAME_SECONDS + 0.5 if duration is None else duration
-    info = AudioInfo(path, duration, 44100, 2, "pcm_s16le", title=title)
-    return TrackFeatures(rng.random((frames, MUSIC_FEATURE_DIM), dtype=np.float32), duration, info)
+from .helpers import make_features
 
 
 def store(lib: Library, folder: Path, name: str | bytes, frames: int, *, seed: int = 0, backbone=MUSIC_BACKBONE):
@@ -241,12 +235,6 @@ from emomv_desktop.engine.library import IndexProgress  # noqa: E402
 from .. import media_factory  # noqa: E402
 
 LONG_SECONDS = 40.0  # three 30 s windows (hop 4.8 s, the last aligned to the end)
-
-
-@pytest.fixture(scope="session")
-def vggish() -> VGGishExtractor:
-    """The real VGGish network with random weights (the pretrained file cannot be downloaded here)."""
-    return VGGishExtractor.build(None, "cpu")
 
 
 class Rebranded:
