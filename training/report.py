@@ -176,8 +176,8 @@ def paper_position_summary(records: Sequence[Record]) -> str:
 # ------------------------------------------------------------------------------ protocols side by side
 
 _MARKS = {INSIDE: "", ABOVE: " ▲", BELOW: " ▼"}
-COMPARISON_LEGEND = ("Cells: mean ± std [min, max] over seeds (sample std, ddof=1); ▲ the paper's figure lies above our seed range, ▼ below "
-                     "it, no mark: inside it.")
+COMPARISON_LEGEND = ("Cells: mean ± std [min, max] over seeds (sample std, ddof=1); ▲ the paper's figure lies "
+                     "above our seed range, ▼ below it, no mark: inside it.")
 
 
 def comparison_markdown(by_protocol: dict[str, Sequence[Record]]) -> list[str]:

@@ -244,7 +244,8 @@ def _write_report(path: Path, config: ReproduceConfig, result: ReproduceResult, 
         "",
         f"Protocol: {_PROTOCOL_TEXT[config.protocol].format(holdout=config.holdout)}.",
         f"Seeds: {config.seed_list[0]}..{config.seed_list[-1]} ({config.seeds}); every figure is mean ± std "
-        f"[min, max] over seeds ({SEED_STD}). Units as in the paper: accuracy, top-K and mAP in %, F1 and AUC as fractions. "
+        f"[min, max] over seeds ({SEED_STD}). Units as in the paper: accuracy, top-K and mAP in %, F1 and AUC "
+        "as fractions. "
         "`cb_mAP` is the class-balanced mAP (mean over emotion classes of the mean AP of that class's queries); "
         "the paper does not report it.",
         "Floors: `random ranking` is the exact expected value over random rankings; `constant ranking` ranks "

@@ -7,9 +7,9 @@ Architecture (EmoMV paper Sec. 5.1 / 6.1, the details as the authors' released c
   h = LayerNorm(h)``; the embedding is ``normalize(gelu(h))`` (64-d, unit length);
 * multi-task: ``Linear(64->5)`` emotion heads on ``gelu`` of the input-layer output;
 * score: cosine similarity of the two embeddings (the paper's); a model may add the agreement of its two
-  emotion distributions, ``score = cos + agreement_weight * <p_video, p_music>`` (the shipped recipe, docs/model.md; in the
-  spirit of EMID's semantic + emotional score). :meth:`RetrievalModel.score_vector` turns either into one
-  dot product, so the engine ranks a whole library with one matrix-vector product;
+  emotion distributions, ``score = cos + agreement_weight * <p_video, p_music>`` (the shipped recipe,
+  docs/model.md; in the spirit of EMID's semantic + emotional score). :meth:`RetrievalModel.score_vector`
+  turns either into one dot product, so the engine ranks a whole library with one matrix-vector product;
 * displayed emotion probabilities are ``softmax(logits / T)`` with a per-head temperature fitted on held-out
   data (calibration); the agreement term uses the raw ``softmax(logits)`` the recipe was selected with.
 

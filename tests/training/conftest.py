@@ -1,5 +1,5 @@
 """Training tests run the tiny EmoMV models with one torch thread, as ``emomv-train`` does by default:
-with other processes on the cores two threads are much slower (benchmarks/bench_train.py; figures in docs/training.md)."""
+with other processes on the cores two threads are much slower (figures: docs/training.md)."""
 
 from __future__ import annotations
 

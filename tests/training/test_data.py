@@ -16,8 +16,8 @@ import torch
 
 from emomv_desktop.engine.emotions import Emotion
 from training.data import (
-    BOTH, DataFormatError, MissingDataError, MissingExtraError, Modality, dataset_spec, grouped_holdout, load_pairs, load_retrieval,
-    pair_groups,
+    BOTH, DataFormatError, MissingDataError, MissingExtraError, Modality, dataset_spec, grouped_holdout, load_pairs,
+    load_retrieval, pair_groups,
 )
 from training.experiments import Protocol, load_bundle, stopping_split
 
