@@ -26,7 +26,7 @@ from .emotions import Emotion
 from .errors import DecodeError, PathError
 from .fileio import atomic_path, write_atomically
 from .jobs import CancelToken, ProgressCallback, check, report
-from .library import display_path
+from .paths import display_path
 
 if TYPE_CHECKING:
     import av
