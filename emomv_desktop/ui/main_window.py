@@ -272,6 +272,7 @@ class MainWindow(QMainWindow):
         self.about_action = self._action("&About EmoMV Desktop", self.show_about)
         self.library_action = self.library_dock.toggleViewAction()
         self.library_action.setShortcut(QKeySequence("Ctrl+L"))
+        self.library_action.setToolTip("Show or hide the music library panel (Ctrl+L)")
         for action in (self.back_action, self.ahead_action, self.play_action):
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
 

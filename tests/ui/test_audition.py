@@ -59,3 +59,14 @@ def test_reveal_without_a_file_launcher_offers_copy_path_and_a_short_track_previ
     with qtbot.waitSignal(window.handoff.exported, timeout=120_000):
         window.export_preview(tmp_path / "preview.mp4")
     assert any("its last 1.5 s are silent" in m for m in messages), messages  # a 2 s track, a 3.5 s video
+
+
+def test_every_toolbar_action_has_a_tooltip_of_its_own(make_window):
+    from PySide6.QtWidgets import QToolBar
+
+    window = make_window()
+    actions = [a for a in window.findChild(QToolBar, "mainToolbar").actions() if not a.isSeparator()]
+    assert len(actions) >= 6
+    for action in actions:
+        tip = action.toolTip()
+        assert tip and tip.replace("&", "") != action.text().replace("&", ""), action.text()
