@@ -133,7 +133,7 @@ def load_extractors(
     """
     from . import weights
 
-    weights.check(weights.REGISTRY, allow_missing=allow_random)
+    weights.require(weights.REGISTRY, allow_missing=allow_random)
     return (load_slowfast(device, allow_random=allow_random, clips_per_window=clips_per_window),
             load_vggish(device, allow_random=allow_random))
 
@@ -174,7 +174,7 @@ class Backends:
         """
         from . import weights
 
-        weights.check(weights.REGISTRY, allow_missing=self.allow_random)
+        weights.require(weights.REGISTRY, allow_missing=self.allow_random)
 
     def video_extractor(self, device: "torch.device") -> "SlowFastExtractor":
         return load_slowfast(device, allow_random=self.allow_random, clips_per_window=self.clips_per_window)

@@ -51,7 +51,7 @@ __all__ = [
     "import_file",
     "load_state_dict",
     "load_cached",
-    "check",
+    "require",
     "describe_problems",
     "DOWNLOAD_COMMAND",
     "IMPORT_COMMAND",
@@ -302,7 +302,7 @@ def load_state_dict(key: str) -> dict[str, torch.Tensor]:
     return _load_verified_state(_spec(key), status.path)
 
 
-def check(keys: Iterable[str], *, allow_missing: bool = False) -> list[WeightStatus]:
+def require(keys: Iterable[str], *, allow_missing: bool = False) -> list[WeightStatus]:
     """The status of each key; one :class:`WeightsError` naming every problem file.
 
     With ``allow_missing`` a missing file is no problem (the caller builds random weights and says so);
@@ -316,10 +316,10 @@ def check(keys: Iterable[str], *, allow_missing: bool = False) -> list[WeightSta
 
 
 def load_cached(keys: Iterable[str], *, allow_missing: bool = False) -> dict[str, dict[str, torch.Tensor] | None]:
-    """State dicts of several keys (a missing file maps to None with ``allow_missing``), checked by :func:`check`."""
+    """State dicts of several keys (a missing file maps to None with ``allow_missing``), checked by :func:`require`."""
     return {
         s.key: _load_verified_state(_spec(s.key), s.path) if s.state == WeightState.PRESENT else None
-        for s in check(keys, allow_missing=allow_missing)
+        for s in require(keys, allow_missing=allow_missing)
     }
 
 
