@@ -102,7 +102,7 @@ class MainWindow(QMainWindow):
         download_urls: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
-        self.backends = backends or Backends()
+        self.backends = backends or Backends.from_environment()
         self.settings = settings or Settings()
         self.download_urls = download_urls
         self.lanes = Lanes(self)
