@@ -60,6 +60,7 @@ def install() -> logging.Logger:
 
 def capture_warnings() -> None:
     """Route :mod:`warnings` (from any thread, workers included) to the log file as well as to stderr."""
+    logging.captureWarnings(False)  # re-arm: someone (a test harness) may have put warnings.showwarning back
     logging.captureWarnings(True)
     logger = logging.getLogger("py.warnings")
     _install(logger)

@@ -167,7 +167,7 @@ class InferenceSession:
         """
         from .ranking import RankFilter, analyse_video, check_filter
 
-        loaded, extractor = self._require()
+        loaded, extractor, _ranker = self._require()
         filters = filters or RankFilter()
         check_filter(loaded.model, filters)
         probe_video(path)
@@ -188,17 +188,16 @@ class InferenceSession:
         """Rank an analysed video (again, when the library changed): no video decoding, milliseconds."""
         from .ranking import RankFilter
 
-        loaded, extractor = self._require()
+        loaded, extractor, ranker = self._require()
         filters = filters or RankFilter()
-        assert self._ranker is not None
-        self._ranker.prepare(progress=progress, cancel=cancel)  # re-embeds the library only if it changed
-        suggestions = self._ranker.rank(query, top=top, filters=filters)
+        ranker.prepare(progress=progress, cancel=cancel)  # re-embeds the library only if it changed
+        suggestions = ranker.rank(query, top=top, filters=filters)
         return Analysis(query, suggestions, loaded, filters, random_networks=not extractor.pretrained)
 
-    def _require(self) -> "tuple[LoadedModel, SlowFastExtractor]":
+    def _require(self) -> "tuple[LoadedModel, SlowFastExtractor, Ranker]":
         if self._ranker is None or self._extractor is None or self._loaded is None:
             raise RuntimeError("analysis requested before the models were loaded")
-        return self._loaded, self._extractor
+        return self._loaded, self._extractor, self._ranker
 
     def close(self, *_job_args: object) -> None:
         if self._library is not None:
