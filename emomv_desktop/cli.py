@@ -180,13 +180,11 @@ def _cmd_index(args: argparse.Namespace) -> int:
     return EXIT_CANCELLED if report.cancelled else EXIT_OK
 
 
-def _filters(args: argparse.Namespace):
-    """``--emotion``, ``--min-duration`` and ``--text`` parsed up front, so a typo fails before anything loads.
+def _filter_values(args: argparse.Namespace) -> tuple[frozenset[Emotion] | None, float | None]:
+    """``--emotion`` and ``--min-duration`` parsed up front, so a typo fails before anything loads.
 
-    ``--min-duration video`` is resolved once the video's length is known (the service does it).
+    ``--min-duration video`` is resolved once the video's length is known (None here; the service does it).
     """
-    from .engine.ranking import RankFilter
-
     min_duration = None
     if args.min_duration is not None and args.min_duration != VIDEO_LENGTH:
         try:
@@ -197,7 +195,7 @@ def _filters(args: argparse.Namespace):
         emotions = frozenset(Emotion.parse(e) for e in args.emotion) if args.emotion else None
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    return RankFilter(emotions=emotions, min_duration=min_duration, text=args.text)
+    return emotions, min_duration
 
 
 def _cmd_suggest(args: argparse.Namespace) -> int:
@@ -208,12 +206,15 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         raise CliError("--top must be at least 1")
     if args.clips is not None and args.clips < 1:
         raise CliError("--clips must be at least 1")
-    filters = _filters(args)
+    emotions, min_duration = _filter_values(args)
     backends = _backends(args, clips_per_window=args.clips)
     with service.LibraryReader(backends) as reader:
         if reader.snapshot().stats.indexed == 0:
             raise CliError(f"the library has no indexed tracks; add music with `{PROG} index DIR`")
-    service.probe_video(video)  # a bad video is refused before any network loads
+    service.probe_video(video)  # a bad video is refused before torch is even imported
+    from .engine.ranking import RankFilter
+
+    filters = RankFilter(emotions=emotions, min_duration=min_duration, text=args.text)
     session = service.InferenceSession(backends)
     try:
         with _cancel_on_interrupt() as token, _progress_bar() as bar:

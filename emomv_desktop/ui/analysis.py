@@ -69,6 +69,13 @@ class AnalysisController(QObject):
         self.unavailable.emit(self.problem, isinstance(exc, WeightsError))
 
     # ------------------------------------------------------------------ queries
+    def preflight(self, path: Path | str) -> Job:
+        """Probe ``path`` now, while the models still load: a file that is no video is refused at once."""
+        path = Path(path)
+        probe = Job(job(probe_video, path), name="probe video")
+        probe.errored.connect(lambda _id, exc: self.failed.emit(path, describe_error(exc)))
+        return self.io_lane.submit(probe)
+
     def open(self, path: Path | str) -> int:
         """Start a query for ``path``; returns its request id. Every earlier request becomes stale."""
         path = Path(path)

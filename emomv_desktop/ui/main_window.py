@@ -345,10 +345,15 @@ class MainWindow(QMainWindow):
     def start(self, video: Path | str | None = None, *, rescan: bool = True) -> None:
         """Load the models and the library (in workers); analyse ``video`` once the models are ready."""
         self._pending_video = Path(video) if video else None
+        if self._pending_video is not None:  # probed first: a bad file is refused before the networks load
+            self.analysis.preflight(self._pending_video).errored.connect(self._drop_pending_video)
         self.analysis.load()
         refresh = self.library_panel.refresh()
         if rescan:
             refresh.returned.connect(self._rescan_if_any_folder)
+
+    def _drop_pending_video(self, *_signal_args: object) -> None:
+        self._pending_video = None
 
     def _rescan_if_any_folder(self, _request: int, snapshot: Any) -> None:
         """Reopening the app brings the index up to date (incrementally: unchanged files are skipped)."""

@@ -101,6 +101,19 @@ def test_a_bad_video_is_refused_before_any_network_loads(library, model_file, tm
         service.probe_video(inputs["no_video_mp4"])
 
 
+def test_a_bad_video_costs_no_torch_import(library, tmp_path):
+    """The CLI refuses a file that is no video before torch (hundreds of MiB) is even imported."""
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("a shot list, not a video\n" * 50, encoding="utf-8")
+    probe = (f"import sys; from emomv_desktop.cli import main; "
+             f"code = main(['--library', {str(library)!r}, 'suggest', {str(bad)!r}]); "
+             f"assert code == 1, code; assert 'torch' not in sys.modules, 'torch imported'")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+    assert result.returncode == 0, result.stderr
+    assert "notes.mp4" in result.stderr
+
+
 # ------------------------------------------------------------------------------------------- output
 def test_text_output_survives_an_ascii_terminal(library, tmp_path):
     result = run_cli("--library", library, "library", "status", env_extra={"PYTHONIOENCODING": "ascii"})

@@ -321,3 +321,14 @@ def test_help_opens_the_log_folder(make_window, monkeypatch, tmp_path):
     window.log_action.trigger()
     assert [Path(url.toLocalFile()) for url in opened] == [logs.log_file().parent] == [tmp_path / "logs"]
     assert (tmp_path / "logs").is_dir()
+
+
+def test_a_bad_video_given_at_start_is_refused_before_the_models_are_ready(qtbot, make_window, ui_media):
+    window = make_window()
+    started = []
+    window.analysis.started.connect(started.append)
+    with qtbot.waitSignal(window.analysis.failed, timeout=30_000) as failure:
+        window.start(ui_media.text_file, rescan=False)
+    assert failure.args[0] == ui_media.text_file and str(ui_media.text_file.name) in failure.args[1]
+    qtbot.waitUntil(lambda: window.analysis.ready, timeout=60_000)
+    assert window._pending_video is None and started == []  # noqa: SLF001 - nothing analysed once loaded
