@@ -156,7 +156,7 @@ def _backends(args: argparse.Namespace, **overrides: Any) -> Backends:
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    from .engine.library import display_path
+    from .engine.paths import display_path
     from .engine.service import IndexSession, LibraryReader
 
     backends = _backends(args)
@@ -232,7 +232,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
 
 
 def _print_suggestions(query, suggestions) -> None:
-    from .engine.library import display_path
+    from .engine.paths import display_path
     from .engine.text import section
 
     mood = "n/a (single-task model)" if query.emotion is None else _emotion_text(query.emotion, query.emotion_probs)
@@ -250,7 +250,7 @@ def _print_suggestions(query, suggestions) -> None:
 
 
 def _cmd_library_status(args: argparse.Namespace) -> int:
-    from .engine.library import display_path
+    from .engine.paths import display_path
     from .engine.service import LibraryReader
 
     with LibraryReader(_backends(args)) as reader:

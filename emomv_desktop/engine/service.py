@@ -228,9 +228,11 @@ class IndexSession:
         if self._extractor is None:
             report(progress, 0, None, "loading VGGish")
             self._extractor = self.backends.music_extractor(self.backends.resolve_device())
+        from .indexer import index_library
+
         with self.backends.library() as library:
-            return library.index(self._extractor, folders=list(folders) if folders else None, progress=progress,
-                                 cancel=cancel)
+            return index_library(library, self._extractor, folders=list(folders) if folders else None,
+                                 progress=progress, cancel=cancel)
 
     def forget_extractor(self, *_job_args: object) -> None:
         """Drop the extractor so the next run loads the (new) weights."""
