@@ -74,7 +74,7 @@ def drop_files(target, *paths: Path, mime: QMimeData | None = None,
         mime = QMimeData()
         mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     point = QPointF(target.rect().center())
-    enter = QDragEnterEvent(point.toPoint(), actions, mime, Qt.MouseButton.LeftButton, modifiers)
+    enter = QDragEnterEvent(point, actions, mime, Qt.MouseButton.LeftButton, modifiers)
     QApplication.sendEvent(target, enter)
     if refused:
         assert not enter.isAccepted(), "the window took a drag it should refuse"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData, QPoint, Qt
+from PySide6.QtCore import QMimeData, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent
 
 from emomv_desktop.ui.query_panel import QueryState
@@ -38,7 +38,7 @@ def test_a_video_dropped_on_any_part_of_the_window_is_analysed_even_on_the_pictu
 def test_a_drop_is_taken_as_a_copy_never_a_move(qtbot, make_window, ui_media):
     window = make_window()
     empty = QMimeData()
-    probe = QDragEnterEvent(QPoint(1, 1), COPY_OR_MOVE, empty, Qt.MouseButton.LeftButton,
+    probe = QDragEnterEvent(QPointF(1, 1), COPY_OR_MOVE, empty, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.ShiftModifier)
     assert probe.proposedAction() == Qt.DropAction.MoveAction  # what the drag source proposes here
     with qtbot.waitSignal(window.analysis.started, timeout=30_000):
