@@ -196,7 +196,9 @@ def build_timeline(
             metadata={"emomv": {"cue": k + 1, "label": c.label, "artist": c.artist, "album": c.album}},
         )
         fade = frames(min(fade_seconds, (c.end - c.start) / 2)) if fade_seconds > 0 else None
-        if fade is not None and len(track):
+        if fade is not None:
+            if not len(track):  # a transition needs something before it: an empty gap at the very start
+                track.append(otio.schema.Gap(source_range=range_(frames(0), frames(0))))
             track.append(otio.schema.Transition(name="fade in", transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve, in_offset=frames(0), out_offset=fade))
         track.append(clip)
         if fade is not None:
