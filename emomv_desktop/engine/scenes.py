@@ -86,8 +86,10 @@ DEFAULT_CUT_THRESHOLD = 27.0
 DEFAULT_MIN_SHOT_SECONDS = 0.5
 """PySceneDetect's flash filter: cuts closer than this are merged (its default is 15 frames, 0.5 s at 30 fps)."""
 
-DEFAULT_MERGE_THRESHOLD = 0.9
-"""Neighbouring shots whose vectors have at least this cosine are one scene (see docs/scenes-and-cues.md)."""
+DEFAULT_MERGE_THRESHOLD = 0.85
+"""Neighbouring shots whose embeddings have at least this cosine are one scene. With the shipped model on EmoMV-C
+it joins about two thirds of adjacent 30 s segments of one music video and ~7% of segments of different videos
+(docs/scenes-and-cues.md; ``benchmarks/bench_scenes.py --threshold-data``)."""
 
 DEFAULT_MIN_SCENE_SECONDS = 4.0
 """Scenes shorter than this join a neighbour: shorter music cues are rarely wanted (a setting)."""

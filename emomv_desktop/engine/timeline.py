@@ -19,7 +19,7 @@ Formats (OpenTimelineIO 0.18 and its maintained adapters; which editors read wha
 
 Media are referenced by absolute ``file://`` URLs, or with ``relative_paths`` by paths relative to the export's
 folder (for a project folder that moves as a whole). Files are written to a temporary file beside the target and
-renamed into place (:func:`_atomic_write`), so a failed export never leaves half a file.
+renamed into place (the engine's one atomic-write helper), so a failed export never leaves half a file.
 """
 
 from __future__ import annotations
@@ -29,13 +29,13 @@ import dataclasses
 import io
 import os
 import re
-import tempfile
 import urllib.parse
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 from .errors import EngineError, PathError
+from .export import _write_atomically  # temp file beside the target, renamed into place; removed on failure
 
 __all__ = [
     "CueChoice",
@@ -210,19 +210,6 @@ def build_timeline(
 
 
 # ================================================================================================== writing
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Run ``write`` on a temporary file beside ``path`` and rename it into place (removed on failure)."""
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(handle)
-    try:
-        write(Path(temporary))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def _ensure_fcpx_rate(rate: Fraction) -> None:
     """Teach the FCPXML adapter the video's exact rate (its table is keyed by rounded floats: 29.97, 23.98)."""
     import opentimelineio as otio
@@ -288,7 +275,7 @@ def export_timeline(
     rate = frame_rate(video.fps)
     if fmt == "cmx_3600":
         text = _edl(timeline, rate)
-        _atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+        _write_atomically(path, lambda p: p.write_text(text, encoding="utf-8"))
         return path
     if fmt == "fcpx_xml":
         if rate.denominator != 1:
@@ -297,7 +284,7 @@ def export_timeline(
                 "number and would misplace the clips; export FCP 7 XML (.xml), which Final Cut Pro imports too"
             )
         _ensure_fcpx_rate(rate)
-    _atomic_write(path, lambda p: otio.adapters.write_to_file(timeline, str(p), adapter_name=FORMATS[fmt]))
+    _write_atomically(path, lambda p: otio.adapters.write_to_file(timeline, str(p), adapter_name=FORMATS[fmt]))
     return path
 
 
@@ -336,5 +323,5 @@ def export_cue_sheet(path: Path | str, video: TimelineVideo, choices: Sequence[C
     writer = csv.DictWriter(buffer, fieldnames=CUE_SHEET_FIELDS)
     writer.writeheader()
     writer.writerows(cue_sheet_rows(video, choices))
-    _atomic_write(path, lambda p: p.write_text(buffer.getvalue(), encoding="utf-8-sig", newline=""))
+    _write_atomically(path, lambda p: p.write_text(buffer.getvalue(), encoding="utf-8-sig", newline=""))
     return path

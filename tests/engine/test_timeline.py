@@ -146,3 +146,13 @@ def test_bad_choices_and_targets_are_refused(tmp_path):
         timeline.export_timeline(tmp_path / "x.mov", video, _choices(tmp_path))
     with pytest.raises(PathError, match="does not exist"):
         timeline.export_timeline(tmp_path / "missing" / "x.otio", video, _choices(tmp_path))
+
+
+def test_a_failed_write_leaves_no_file(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("adapter failed")
+
+    monkeypatch.setattr(otio.adapters, "write_to_file", broken)
+    with pytest.raises(RuntimeError, match="adapter failed"):
+        timeline.export_timeline(tmp_path / "cut.otio", _video(tmp_path, 25.0), _choices(tmp_path))
+    assert list(tmp_path.iterdir()) == []
