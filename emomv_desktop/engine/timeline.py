@@ -179,12 +179,15 @@ def build_timeline(
     ))
     audio = [otio.schema.Track(name=n, kind=otio.schema.TrackKind.Audio) for n in ("A1", "A2")]
     ends = [frames(0), frames(0)]  # where each audio track's content ends so far
-    for k, c in enumerate(sorted(choices, key=lambda c: c.start)):
+    ordered = sorted(choices, key=lambda c: c.start)
+    for k, c in enumerate(ordered):
         track = audio[k % 2]
+        # The tail may run under the next cue, not into the one after it (same track) nor past the video.
+        room = (ordered[k + 2].start if k + 2 < len(ordered) else video.duration) - c.end
         record_in = frames(c.start)
         length = frames(c.end) - record_in
         limit = c.track_duration if c.track_duration is not None else c.section_end
-        extra = min(overlap_seconds, limit - c.section_start - (c.end - c.start), video.duration - c.end)
+        extra = min(overlap_seconds, limit - c.section_start - (c.end - c.start), room)
         length = length + frames(max(0.0, extra))
         if record_in > ends[k % 2]:
             track.append(otio.schema.Gap(source_range=range_(frames(0), record_in - ends[k % 2])))

@@ -156,3 +156,18 @@ def test_a_failed_write_leaves_no_file(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="adapter failed"):
         timeline.export_timeline(tmp_path / "cut.otio", _video(tmp_path, 25.0), _choices(tmp_path))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_overlap_stops_at_the_next_cue_on_the_same_track_and_at_the_track_end(tmp_path):
+    music = tmp_path / "m.wav"
+    choices = [
+        timeline.CueChoice(0.0, 4.0, music, 0.0, 4.0, track_duration=100),
+        timeline.CueChoice(4.0, 4.4, music, 10.0, 10.4, track_duration=100),  # shorter than the overlap
+        timeline.CueChoice(4.4, 8.0, music, 20.0, 23.6, track_duration=24.0),  # 0.4 s of audio left
+    ]
+    tl = timeline.build_timeline(timeline.TimelineVideo(tmp_path / "v.mp4", 25.0, 9.0), choices, overlap_seconds=1.0)
+    a1, a2 = [list(t.find_clips()) for t in tl.tracks[1:]]
+    assert a1[0].range_in_parent().end_time_exclusive().to_seconds() == pytest.approx(4.4)  # up to cue 3
+    assert a1[1].range_in_parent().start_time.to_seconds() == pytest.approx(4.4)
+    assert a1[1].source_range.duration.to_seconds() == pytest.approx(3.6 + 0.4)  # until its track ends
+    assert a2[0].source_range.duration.to_seconds() == pytest.approx(0.4 + 1.0)
