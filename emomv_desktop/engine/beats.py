@@ -87,9 +87,10 @@ def track_beats(audio: np.ndarray, sample_rate: int = AUDIO_SAMPLE_RATE) -> Beat
     empty = Beats(0.0, np.zeros(0), np.zeros(0))
     if audio.size < MIN_SECONDS * sample_rate or not np.any(audio):
         return empty
-    mel = librosa.power_to_db(
-        librosa.feature.melspectrogram(y=audio, sr=sample_rate, n_fft=N_FFT, hop_length=HOP, n_mels=MEL_BANDS, fmax=sample_rate / 2)
+    power = librosa.feature.melspectrogram(
+        y=audio, sr=sample_rate, n_fft=N_FFT, hop_length=HOP, n_mels=MEL_BANDS, fmax=sample_rate / 2
     )
+    mel = librosa.power_to_db(power)
     envelope = librosa.onset.onset_strength(S=mel, sr=sample_rate, hop_length=HOP, n_fft=N_FFT)
     _, frames = librosa.beat.beat_track(onset_envelope=envelope, sr=sample_rate, hop_length=HOP)
     frames = np.asarray(frames, dtype=np.int64)

@@ -268,7 +268,9 @@ def segment_features(
 ) -> SegmentFeatures:
     """Run SlowFast on clips planned inside each ``(start, end)`` segment; the mean clip feature per segment."""
     path = Path(path)
-    plans = [(i, s, a, b) for i, (a, b) in enumerate(segments) for s in plan_segment_clips(a, b, seconds_per_clip=seconds_per_clip)]
+    plans = [
+        (i, s, a, b) for i, (a, b) in enumerate(segments) for s in plan_segment_clips(a, b, seconds_per_clip=seconds_per_clip)
+    ]
     sums = np.zeros((len(segments), VIDEO_FEATURE_DIM), np.float64)
     counts = np.zeros(len(segments), np.int64)
 
@@ -384,15 +386,21 @@ def describe_scenes(
             raise SceneError("scenes without features need the video and the SlowFast extractor to analyse them")
         # Each shot of a missing scene is its own segment, so no clip straddles a cut inside the scene.
         spans = [(shot.start, shot.end) for s in missing for shot in s.shots]
-        found = segment_features(extractor, path, spans, seconds_per_clip=seconds_per_clip, progress=progress, cancel=cancel)
+        found = segment_features(
+            extractor, path, spans, seconds_per_clip=seconds_per_clip, progress=progress, cancel=cancel
+        )
         filled, k = {}, 0
         for s in missing:
             counts = [int(c) for c in found.clips[k:k + len(s.shots)]]
             filled[s.index] = (_pooled(list(found.features[k:k + len(s.shots)]), counts), sum(counts))
             k += len(s.shots)
-        scenes = [dataclasses.replace(s, features=filled[s.index][0], clips=filled[s.index][1]) if s.index in filled else s for s in scenes]
+        scenes = [
+            dataclasses.replace(s, features=filled[s.index][0], clips=filled[s.index][1]) if s.index in filled else s
+            for s in scenes
+        ]
+    source = Path(path) if path is not None else None
     return [
-        s if s.query is not None else dataclasses.replace(s, query=embed_query(model, s.features, path=Path(path) if path else None, duration=s.duration))
+        s if s.query is not None else dataclasses.replace(s, query=embed_query(model, s.features, path=source, duration=s.duration))
         for s in scenes
     ]
 
@@ -420,7 +428,8 @@ def analyse_scenes(
     path = Path(path)
     shots = detect_shots(path, threshold=cut_threshold, progress=progress, cancel=cancel)
     found = segment_features(
-        extractor, path, [(s.start, s.end) for s in shots], seconds_per_clip=seconds_per_clip, progress=progress, cancel=cancel
+        extractor, path, [(s.start, s.end) for s in shots], seconds_per_clip=seconds_per_clip,
+        progress=progress, cancel=cancel,
     )
     queries = [embed_query(model, f) for f in found.features]
     if use_emotions and queries[0].emotion_probs is None:
@@ -441,11 +450,14 @@ def cue_features(scenes: Sequence[Scene], start: float, end: float) -> np.ndarra
     return pooled
 
 
-def cue_query(scenes: Sequence[Scene], cue: Cue, model: "RetrievalModel", *, path: Path | str | None = None) -> "VideoQuery":
+def cue_query(
+    scenes: Sequence[Scene], cue: Cue, model: "RetrievalModel", *, path: Path | str | None = None
+) -> "VideoQuery":
     """The cue ready to rank with: its duration-weighted feature through the model's video branch."""
     from .ranking import embed_query
 
-    return embed_query(model, cue_features(scenes, cue.start, cue.end), path=Path(path) if path else None, duration=cue.duration)
+    features = cue_features(scenes, cue.start, cue.end)
+    return embed_query(model, features, path=Path(path) if path is not None else None, duration=cue.duration)
 
 
 def _overlapping(scenes: Sequence[Scene], start: float, end: float) -> tuple[int, ...]:

@@ -8,10 +8,10 @@ record in is the cue's start; every time is a whole frame at the video's frame r
 
 Formats (OpenTimelineIO 0.18 and its maintained adapters; which editors read what: docs/scenes-and-cues.md)
     ``otio``      OpenTimelineIO's own JSON (Resolve 18+, Hiero/Nuke Studio, Premiere through a plug-in).
-    ``fcp_xml``   Final Cut Pro 7 XML ``.xml`` (Premiere Pro, DaVinci Resolve, Avid through a converter).
+    ``fcp_xml``   Final Cut Pro 7 XML ``.xml`` (Premiere Pro, DaVinci Resolve; FCP 10 and Avid through converters).
     ``fcpx_xml``  FCPXML ``.fcpxml`` (Final Cut Pro 10+, Resolve), whole-number rates only: the adapter (1.x)
-                  computes clip offsets with the rate rounded down (29.97 -> 29) and would misplace clips, so
-                  NTSC rates are refused with a pointer to FCP 7 XML. The rate is added to the adapter's rate
+                  computes clip offsets with the rate rounded down (29.97 -> 29; OpenTimelineIO issue #903)
+                  and would misplace clips, so NTSC rates are refused with a pointer to FCP 7 XML. The rate is added to the adapter's rate
                   table (it lacks 48 fps and other whole rates) before writing.
     ``cmx_3600``  CMX 3600 EDL ``.edl`` (every editor; Avid's native list). The adapter writes only the first
                   track: its own event writer is run on V1, A1 and A2 and the events are numbered as one list,
@@ -136,9 +136,11 @@ def _check(video: TimelineVideo, choices: Sequence[CueChoice]) -> None:
     for k, c in enumerate(choices):
         name = f"cue {k + 1}"
         if not (0 <= c.start < c.end <= video.duration + 1e-6):
-            raise TimelineError(f"{name} ({c.start:.2f}-{c.end:.2f} s) is not inside the video (0-{video.duration:.2f} s)")
+            raise TimelineError(
+                f"{name} ({c.start:.2f}-{c.end:.2f} s) is not inside the video (0-{video.duration:.2f} s)"
+            )
         if not (0 <= c.section_start < c.section_end):
-            raise TimelineError(f"{name}: the section {c.section_start:.2f}-{c.section_end:.2f} s of its track is empty")
+            raise TimelineError(f"{name}: the section {c.section_start:.2f}-{c.section_end:.2f} s is empty")
         if c.track_duration is not None and c.section_end > c.track_duration + 1e-6:
             raise TimelineError(f"{name}: the section ends after its track ({c.track_duration:.2f} s)")
     ordered = sorted(choices, key=lambda c: c.start)
@@ -168,6 +170,11 @@ def build_timeline(
     rate = frame_rate(video.fps)
     frames = lambda s: _rt(s, rate)  # noqa: E731
     range_ = otio.opentime.TimeRange
+
+    def dissolve(name: str, before, after):
+        kind = otio.schema.TransitionTypes.SMPTE_Dissolve
+        return otio.schema.Transition(name=name, transition_type=kind, in_offset=before, out_offset=after)
+
     timeline = otio.schema.Timeline(name=name)
     timeline.global_start_time = frames(0)
     v1 = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
@@ -194,7 +201,9 @@ def build_timeline(
         available = range_(frames(0), max(frames(limit), frames(c.section_start) + length))
         clip = otio.schema.Clip(
             name=c.title or Path(c.track_path).stem,
-            media_reference=otio.schema.ExternalReference(target_url=_url(c.track_path, relative_to), available_range=available),
+            media_reference=otio.schema.ExternalReference(
+                target_url=_url(c.track_path, relative_to), available_range=available
+            ),
             source_range=range_(frames(c.section_start), length),
             metadata={"emomv": {"cue": k + 1, "label": c.label, "artist": c.artist, "album": c.album}},
         )
@@ -202,10 +211,10 @@ def build_timeline(
         if fade is not None:
             if not len(track):  # a transition needs something before it: an empty gap at the very start
                 track.append(otio.schema.Gap(source_range=range_(frames(0), frames(0))))
-            track.append(otio.schema.Transition(name="fade in", transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve, in_offset=frames(0), out_offset=fade))
+            track.append(dissolve("fade in", frames(0), fade))
         track.append(clip)
         if fade is not None:
-            track.append(otio.schema.Transition(name="fade out", transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve, in_offset=fade, out_offset=frames(0)))
+            track.append(dissolve("fade out", fade, frames(0)))
             track.append(otio.schema.Gap(source_range=range_(frames(0), frames(0))))
         ends[k % 2] = record_in + length
     timeline.tracks.extend([v1, *audio])
@@ -218,7 +227,8 @@ def _ensure_fcpx_rate(rate: Fraction) -> None:
     import opentimelineio as otio
 
     # The plug-in system loads the adapter as its own module object: patch that one.
-    otio.adapters.from_name("fcpx_xml").module().FRAMERATE_FRAMEDURATION.setdefault(float(rate), f"{rate.denominator}/{rate.numerator}s")
+    table = otio.adapters.from_name("fcpx_xml").module().FRAMERATE_FRAMEDURATION
+    table.setdefault(float(rate), f"{rate.denominator}/{rate.numerator}s")
 
 
 def _edl(timeline, rate: Fraction) -> str:
@@ -284,7 +294,7 @@ def export_timeline(
         if rate.denominator != 1:
             raise TimelineError(
                 f"FCPXML at {float(rate):.3f} fps is not supported: the fcpx_xml adapter rounds the rate to a whole "
-                "number and would misplace the clips; export FCP 7 XML (.xml), which Final Cut Pro imports too"
+                "number and would misplace the clips; export FCP 7 XML (.xml) instead"
             )
         _ensure_fcpx_rate(rate)
     _write_atomically(path, lambda p: otio.adapters.write_to_file(timeline, str(p), adapter_name=FORMATS[fmt]))
