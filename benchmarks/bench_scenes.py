@@ -47,11 +47,13 @@ def textured_cut(path: Path, seconds: float, width: int, height: int, fps: int =
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         index = 0
         for length in lengths:
-            coarse = rng.integers(0, 255, (height // 16 + 4, width // 16 + 8, 3), dtype=np.uint8)
+            count = int(round(length * fps))
+            # Big enough to pan across for the whole shot without wrapping (a wrap would be a real jump cut).
+            coarse = rng.integers(0, 255, (height // 16 + count // 48 + 2, width // 16 + count // 8 + 2, 3), dtype=np.uint8)
             coarse = (coarse * rng.uniform(0.3, 1.0, 3)).astype(np.uint8)
             scene = np.kron(coarse, np.ones((16, 16, 1), np.uint8))
-            for i in range(int(round(length * fps))):
-                dx, dy = (i * 2) % 64, (i // 3) % 32
+            for i in range(count):
+                dx, dy = i * 2, i // 3
                 frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(scene[dy : dy + height, dx : dx + width]), format="rgb24")
                 frame.pts, frame.time_base = index, fractions.Fraction(1, fps)
                 container.mux(stream.encode(frame))

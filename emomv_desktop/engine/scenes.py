@@ -220,6 +220,7 @@ def detect_shots(
     if last is not None:
         cuts += [c.seconds for c in detector.post_process(last)]
     end = max(info.duration, last.seconds + 1.0 / fps if last is not None else 0.0)
+    report(progress, end, end, f"{path.name}: shots")
     bounds = [0.0, *sorted(c for c in set(cuts) if 0.0 < c < end), end]
     return [Shot(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 

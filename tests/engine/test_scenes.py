@@ -10,7 +10,8 @@ import torch
 
 from emomv_desktop.engine import media, scenes
 from emomv_desktop.engine.backbones import CLIP_SECONDS, SlowFastExtractor
-from emomv_desktop.engine.errors import DecodeError
+from emomv_desktop.engine.errors import Cancelled, DecodeError
+from emomv_desktop.engine.jobs import CancelToken
 from emomv_desktop.engine.model import ModelConfig, RetrievalModel
 from tests.media_factory import SHOT_COLOURS, write_cut_video
 
@@ -26,6 +27,17 @@ def test_detected_cuts_are_within_one_frame_of_the_true_ones(tmp_path, fps):
     assert np.max(np.abs(np.subtract(found, cuts))) <= 1 / float(fps) + 1e-6
     assert shots[0].start == 0.0 and shots[-1].end == pytest.approx(media.probe_video(path).duration, abs=0.05)
     assert all(a.end == b.start for a, b in zip(shots, shots[1:]))
+
+
+def test_shot_detection_reports_progress_and_can_be_cancelled(tmp_path):
+    path, _ = write_cut_video(tmp_path / "cuts.mp4", [3.0, 3.0])
+    seen = []
+    scenes.detect_shots(path, progress=seen.append)
+    assert seen and seen[-1].total == pytest.approx(6.0, abs=0.1) and seen[-1].done > 5.0
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        scenes.detect_shots(path, cancel=token)
 
 
 def test_a_video_without_cuts_is_one_shot_and_bad_files_say_why(tmp_path):
