@@ -210,18 +210,22 @@ def detect_shots(
     info = media.probe_video(path)
     fps = info.fps or 30.0
     detector = ContentDetector(threshold=threshold, min_scene_len=float(min_shot_seconds))
-    cuts: list[float] = []
+    cuts: list[FrameTimecode] = []
+    exact: dict[int, float] = {}  # microsecond pts -> the frame's own time (cuts are reported as frame times)
     last = None
-    for count, (time, image) in enumerate(_frames_small(path, width, cancel)):
+    # Decoding runs a few frames ahead in a helper thread while the detector compares (both cores busy).
+    for count, (time, image) in enumerate(prefetched(_frames_small(path, width, cancel), depth=4)):
         last = FrameTimecode(Timecode(pts=int(round(time * 1e6)), time_base=MICROSECOND), fps=fps)
-        cuts += [c.seconds for c in detector.process_frame(last, image)]
+        exact[last.pts] = time
+        cuts += detector.process_frame(last, image)
         if count % 64 == 0:
             report(progress, time, info.duration or None, f"{path.name}: shots")
     if last is not None:
-        cuts += [c.seconds for c in detector.post_process(last)]
-    end = max(info.duration, last.seconds + 1.0 / fps if last is not None else 0.0)
+        cuts += detector.post_process(last)
+    end = max(info.duration, exact[last.pts] + 1.0 / fps if last is not None else 0.0)
     report(progress, end, end, f"{path.name}: shots")
-    bounds = [0.0, *sorted(c for c in set(cuts) if 0.0 < c < end), end]
+    times = {exact.get(c.pts, c.seconds) for c in cuts}
+    bounds = [0.0, *sorted(t for t in times if 0.0 < t < end), end]
     return [Shot(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
