@@ -44,9 +44,10 @@ import numpy as np
 
 from . import media
 from .backbones import CLIP_SECONDS, DEFAULT_CLIPS_PER_WINDOW, DEFAULT_WINDOW_SECONDS, SIDE, clip_times, plan_clips
-from .backbones import preprocess_clip, prefetched
+from .backbones import preprocess_clip
 from .errors import DecodeError, EngineError
 from .jobs import CancelToken, ProgressCallback, check, report
+from .prefetch import prefetched
 from .protocol import VIDEO_FEATURE_DIM
 
 if TYPE_CHECKING:
@@ -214,7 +215,7 @@ def detect_shots(
     exact: dict[int, float] = {}  # microsecond pts -> the frame's own time (cuts are reported as frame times)
     last = None
     # Decoding runs a few frames ahead in a helper thread while the detector compares (both cores busy).
-    for count, (time, image) in enumerate(prefetched(_frames_small(path, width, cancel), depth=4)):
+    for count, (time, image) in enumerate(prefetched(_frames_small(path, width, cancel), depth=4, cancel=cancel)):
         last = FrameTimecode(Timecode(pts=int(round(time * 1e6)), time_base=MICROSECOND), fps=fps)
         exact[last.pts] = time
         cuts += detector.process_frame(last, image)
@@ -287,7 +288,7 @@ def segment_features(
                 yield preprocess_clip(frames).unsqueeze(0)
 
     # The next clip is decoded and preprocessed in a helper thread while the network runs on this one.
-    for k, batch in enumerate(prefetched(clips())):
+    for k, batch in enumerate(prefetched(clips(), cancel=cancel)):
         segment = plans[k][0]
         sums[segment] += extractor.clip_features(batch)[0].numpy()
         counts[segment] += 1
