@@ -548,7 +548,11 @@ class MainWindow(QMainWindow):
         self.query_panel.finish(Path(query.path), query.duration, probs, len(analysis.suggestions))
         self.results.set_results(analysis.suggestions, self.query_panel.chart.top_emotion())
         self._filters_changed()
-        self.statusBar().showMessage(f"{len(analysis.suggestions)} tracks ranked for {Path(query.path).name}", 8000)
+        message = f"{len(analysis.suggestions)} tracks ranked for {Path(query.path).name}"
+        features = query.features
+        if features is not None and (note := text.damage_note(features.skipped_clips, features.skipped_seconds)):
+            message += f"; {note}"
+        self.statusBar().showMessage(message, 8000 if features is None or not features.skipped_clips else 20000)
         rows = range(self.proxy.rowCount())
         row = next((r for r in rows if kept is not None and self.proxy.suggestion(r).path == kept.path), None)
         if row is not None:
