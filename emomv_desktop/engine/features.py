@@ -85,7 +85,10 @@ class VideoFeatures:
     * ``window_features`` (W, 2304) float32: the mean of the clip features sampled in that window;
     * ``features`` (2304,) float32: the mean over every clip of the video (the whole-video descriptor);
     * ``clips`` (C, 3) float64: one row per sampled clip, ``(window index, start s, end s)``, so callers can
-      show or re-use what was looked at.
+      show or re-use what was looked at;
+    * ``skipped_clips``/``skipped_seconds``: the sampled clips (and their length in seconds) that could not be
+      decoded (a damaged stretch of the file) and were left out; windows without any clip are left out too.
+      Front-ends say so when it is not 0.
     """
 
     starts: np.ndarray
@@ -94,6 +97,8 @@ class VideoFeatures:
     features: np.ndarray
     info: VideoInfo
     clips: np.ndarray
+    skipped_clips: int = 0
+    skipped_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         windows = self.window_features
