@@ -15,6 +15,7 @@ import torch
 from emomv_desktop.engine import queries, ranking
 from emomv_desktop.engine.backbones import SlowFastExtractor, VGGishExtractor, preprocess_clip
 from emomv_desktop.engine.errors import DecodeError
+from emomv_desktop.engine.indexer import index_library
 from emomv_desktop.engine.library import Library
 from emomv_desktop.engine.model import ModelConfig, RetrievalModel
 from emomv_desktop.engine.protocol import MUSIC_BACKBONE
@@ -72,7 +73,7 @@ def indexed(music, vggish, tmp_path_factory):
     standardisation is fitted on it."""
     path = tmp_path_factory.mktemp("db") / "lib.sqlite3"
     with Library(path) as lib:
-        report = lib.index(vggish, folders=[music / "library"])
+        report = index_library(lib, vggish, folders=[music / "library"])
         assert report.indexed == 7 and report.failed == 0
         model = blended_model()
         model.fit_scalers(None, torch.from_numpy(lib.window_features(MUSIC_BACKBONE).features))
