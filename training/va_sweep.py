@@ -127,7 +127,8 @@ def _table(title: str, summary: dict[str, Any], with_std: bool) -> list[str]:
     for space, rows in summary.items():
         lines.append(f"  {space}: alpha " + "".join(f"{name:>16}" for name in FIGURES))
         for alpha, figures in rows.items():
-            cells = (f"{f['mean']:7.2f} ± {f['std']:5.2f}" if with_std else f"{f['mean']:15.2f}" for f in figures.values())
+            cells = (f"{f['mean']:7.2f} ± {f['std']:5.2f}" if with_std else f"{f['mean']:15.2f}"
+                     for f in figures.values())
             lines.append(f"  {'':{len(space)}}  {alpha:>5} " + "".join(f"{c:>16}" for c in cells))
     return lines
 

@@ -53,6 +53,7 @@ __all__ = [
     "VASpace",
     "WARRINER_2013",
     "blend",
+    "query_position",
     "rank_blended",
     "score_range",
     "track_positions",

@@ -159,7 +159,8 @@ def test_a_section_is_the_overlap_weighted_mean_of_its_windows(lib, ranker):
     np.testing.assert_allclose(q.features, expected, rtol=1e-5, atol=1e-5)
     assert q.section == (3.0, 12.0) and q.emotion is not None
     whole = queries.temp_track_query(ranker, track_id)
-    np.testing.assert_allclose(whole.features, matrix.features[mine].mean(axis=0), rtol=1e-5, atol=1e-5)  # equal windows
+    whole_mean = matrix.features[mine].mean(axis=0)  # the windows are equally long: their plain mean
+    np.testing.assert_allclose(whole.features, whole_mean, rtol=1e-5, atol=1e-5)
     with pytest.raises(QueryError, match="outside the track"):
         queries.temp_track_query(ranker, track_id, section=(50.0, 60.0))
 
@@ -278,7 +279,8 @@ def synthetic(tmp_path):
             library.store_features(path, feats, MUSIC_BACKBONE, size=i, mtime_ns=i, folder=folder)
             if i < 2:
                 twin = folder / f"twin{i}.flac"
-                feats.frame_features[:] += np.random.default_rng(100 + i).normal(0, 0.01, feats.frame_features.shape).astype(np.float32)
+                noise = np.random.default_rng(100 + i).normal(0, 0.01, feats.frame_features.shape)
+                feats.frame_features[:] += noise.astype(np.float32)
                 library.store_features(twin, feats, MUSIC_BACKBONE, size=100 + i, mtime_ns=i, folder=folder)
         yield library
 
@@ -363,9 +365,11 @@ def test_a_library_tracks_windows_for_music_to_video(synthetic):
     vectors, spans = queries.track_windows(ranker, track_id)
     matrix = synthetic.window_features(MUSIC_BACKBONE)
     with torch.inference_mode():
-        expected = model.score_vector(model.embed_music(torch.from_numpy(matrix.features[matrix.track_ids == track_id])))
+        mine = torch.from_numpy(matrix.features[matrix.track_ids == track_id])
+        expected = model.score_vector(model.embed_music(mine))
     np.testing.assert_allclose(vectors, expected.numpy(), atol=1e-6)
     np.testing.assert_allclose(spans[:, 0], matrix.starts[matrix.track_ids == track_id])
     video = embed_query(model, np.random.default_rng(1).gamma(0.5, 0.4, 2304).astype(np.float32))
     fits = queries.scenes_for_track([video.score_vector], [(0.0, 10.0)], vectors, spans)
-    assert fits[0].score == pytest.approx(ranker.rank(video, filters=ranking.RankFilter(text="song5"))[0].score, rel=1e-5)
+    ranked = ranker.rank(video, filters=ranking.RankFilter(text="song5"))  # the same best window, the other way
+    assert fits[0].score == pytest.approx(ranked[0].score, rel=1e-5)

@@ -121,7 +121,8 @@ def naive_blend(lib, model, features, alpha, space_name):
         values = []
         for w in range(len(out.embedding)):
             score = float(out.embedding[w] @ video.embedding[0])
-            score += LAMBDA * float(torch.softmax(video.emotion_logits[0], -1) @ torch.softmax(out.emotion_logits[w], -1))
+            agreement = torch.softmax(video.emotion_logits[0], -1) @ torch.softmax(out.emotion_logits[w], -1)
+            score += LAMBDA * float(agreement)
             shown = torch.softmax(out.emotion_logits[w] / 1.7, -1).numpy()
             closeness = 1 - math.dist(expected_position(shown, space_name), query_pos) / diameter
             values.append(alpha * score + (1 - alpha) * (-1 + (2 + LAMBDA) * closeness))
