@@ -2,7 +2,7 @@
 
 Both are built through their libraries' own constructors (``torchvggish.torchvggish._vgg`` and
 ``pytorchvideo.models.hub.slowfast_r50(pretrained=False)``), never downloading anything, and loaded from a
-state dict the caller passes (see :func:`load_extractors`, which reads :mod:`engine.weights`' cache). With
+state dict the caller passes (see :mod:`engine.loading`, which reads :mod:`engine.weights`' cache). With
 ``state_dict=None`` the weights are random (tests, benchmarks) and ``.pretrained`` is False, so nothing can pass
 random features off as real ones.
 
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import media, weights
+from . import media
 from .features import TrackFeatures, VideoFeatures
 from .errors import DecodeError
 from .jobs import CancelToken, ProgressCallback, check, report
@@ -31,22 +31,15 @@ from .prefetch import prefetched
 from .protocol import AUDIO_SAMPLE_RATE, MUSIC_BACKBONE, MUSIC_FEATURE_DIM, VIDEO_BACKBONE, VIDEO_FEATURE_DIM
 
 __all__ = [
-    "select_device",
     "build_vggish_module",
     "build_slowfast_module",
     "VGGishExtractor",
     "SlowFastExtractor",
-    "load_extractors",
     "EXAMPLE_SAMPLES",
     "EXAMPLE_HOP_SAMPLES",
 ]
 
 
-def select_device(prefer: str | None = None) -> torch.device:
-    """The device to run the backbones on: CUDA when available unless ``prefer`` names one ("cpu", "cuda:1")."""
-    if prefer:
-        return torch.device(prefer)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def _loaded(
@@ -416,24 +409,3 @@ class SlowFastExtractor:
             skipped_clips=skipped,
             skipped_seconds=skipped * CLIP_SECONDS,
         )
-
-
-# ================================================================================================== loading
-def load_extractors(
-    device: torch.device | str,
-    *,
-    allow_random: bool = False,
-    clips_per_window: int = DEFAULT_CLIPS_PER_WINDOW,
-) -> tuple[SlowFastExtractor, VGGishExtractor]:
-    """Both extractors with the cached pretrained weights (:mod:`engine.weights`), on ``device``.
-
-    Raises :class:`WeightsError` naming every missing or corrupt weight file and how to get it. With
-    ``allow_random`` (tests and benchmarks only; the app never passes it) a *missing* file gives a random-init
-    extractor instead, and its ``.pretrained`` is False; a corrupt file is always an error.
-    """
-    device = torch.device(device)
-    states = weights.load_cached((weights.SLOWFAST, weights.VGGISH), allow_missing=allow_random)
-    slowfast = SlowFastExtractor.build(states[weights.SLOWFAST], device, clips_per_window=clips_per_window)
-    vggish = VGGishExtractor.build(states[weights.VGGISH], device)
-    return slowfast, vggish
-

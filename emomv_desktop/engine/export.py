@@ -17,24 +17,26 @@ import json
 import math
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from . import media
 from .emotions import Emotion
 from .errors import DecodeError, PathError
+from .fileio import atomic_path, write_atomically
 from .jobs import CancelToken, ProgressCallback, check, report
 from .paths import display_path
 
 if TYPE_CHECKING:
     import av
 
-    from .ranking import Suggestion, VideoQuery
+    from .loading import LoadedModel
+    from .ranking import RankFilter, Suggestion, VideoQuery
 
 # ----------------------------------------------------------------------------------- result lists
 
-# The same document as ``emomv-desktop suggest --json`` (format and version shared with the CLI).
+# The format of :func:`suggestions_document` (``emomv-desktop suggest --json`` and the GUI's JSON export).
 RESULTS_FORMAT = "emomv-desktop/suggestions"
 RESULTS_VERSION = 1
 CSV_FIELDS: tuple[str, ...] = (
@@ -81,53 +83,67 @@ def suggestion_record(s: "Suggestion") -> dict[str, Any]:
 
 
 def video_record(query: "VideoQuery") -> dict[str, Any]:
+    """The video's part of a document; ``skipped_seconds`` appears only when a damaged stretch was left out."""
     probs = query.emotion_probs
-    return {
+    record = {
         "path": display_path(query.path) if query.path is not None else None,
         "duration": _seconds(query.duration),
         "emotion": None if probs is None else Emotion(int(np.argmax(probs))).label,
         "emotion_probs": _probabilities(probs),
     }
+    if query.features is not None and query.features.skipped_clips:
+        record["skipped_seconds"] = _seconds(query.features.skipped_seconds)
+    return record
 
 
-def results_document(
-    suggestions: Sequence["Suggestion"], query: "VideoQuery | None" = None, **extra: Any
+def filter_record(filters: "RankFilter | Mapping[str, Any] | None") -> dict[str, Any] | None:
+    """The filters a ranking applied, as JSON data (a mapping is taken as already being that data)."""
+    if filters is None or isinstance(filters, Mapping):
+        return None if filters is None else dict(filters)
+    return {
+        "emotions": None if filters.emotions is None else sorted(e.label for e in filters.emotions),
+        "min_duration": filters.min_duration,
+        "text": filters.text,
+    }
+
+
+def suggestions_document(
+    suggestions: Sequence["Suggestion"],
+    query: "VideoQuery | None" = None,
+    *,
+    model: "LoadedModel | None" = None,
+    filters: "RankFilter | Mapping[str, Any] | None" = None,
+    random_networks: bool = False,
 ) -> dict[str, Any]:
-    """``{"format", "version", "video", ..extra.., "suggestions": [...]}``: what :func:`write_results_json` writes."""
+    """The suggestions document: what ``suggest --json`` prints and the GUI's JSON export writes.
+
+    ``{"format", "version", "random_networks", "video", "model", "filters", "suggestions": [...]}``
+    (documented in docs/engine-library.md). ``random_networks`` is True when the backbones had random
+    weights (demo/test mode): the ranking then means nothing.
+    """
     return {
         "format": RESULTS_FORMAT,
         "version": RESULTS_VERSION,
+        "random_networks": bool(random_networks),
         "video": video_record(query) if query is not None else None,
-        **extra,
+        "model": None if model is None else {
+            "path": display_path(model.path), "id": model.model_id, "multitask": model.multitask
+        },
+        "filters": filter_record(filters),
         "suggestions": [suggestion_record(s) for s in suggestions],
     }
 
 
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        write(tmp)
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise PathError(path, f"cannot write ({exc.strerror or exc})") from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_results_json(
-    path: Path | str, suggestions: Sequence["Suggestion"], query: "VideoQuery | None" = None, **extra: Any
+    path: Path | str, suggestions: Sequence["Suggestion"], query: "VideoQuery | None" = None, **fields: Any
 ) -> Path:
-    """The :func:`results_document` as UTF-8 JSON (``extra``: e.g. the filters applied, the model used)."""
-    document = results_document(suggestions, query, **extra)
+    """The :func:`suggestions_document` (``fields``: its keyword arguments) as UTF-8 JSON."""
+    document = suggestions_document(suggestions, query, **fields)
 
     def write(tmp: Path) -> None:
         tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
-    return _write_atomically(Path(path), write)
+    return write_atomically(path, write)
 
 
 def write_results_csv(path: Path | str, suggestions: Sequence["Suggestion"]) -> Path:
@@ -145,7 +161,7 @@ def write_results_csv(path: Path | str, suggestions: Sequence["Suggestion"]) -> 
                 record.update({f"p_{label}": p for label, p in probs.items()})
                 writer.writerow(record)
 
-    return _write_atomically(Path(path), write)
+    return write_atomically(path, write)
 
 
 # ----------------------------------------------------------------------------------- preview MP4
@@ -327,14 +343,9 @@ def export_preview(
     video, track, output = Path(video), Path(track), Path(output)
     media.probe_video(video)  # the engine's own checks and messages for files that are no usable video/audio
     media.probe_audio(track)
-    tmp = output.with_name(f".{output.stem}.part{output.suffix}")
-    try:
-        with _open_input(video) as video_in, _open_input(track) as track_in:
-            result = _write_preview(video_in, track_in, start, tmp, output, progress, cancel)
-        tmp.replace(output)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with _open_input(video) as video_in, _open_input(track) as track_in, atomic_path(output) as tmp:
+        tmp.touch()  # FFmpeg opens its output lazily: an unwritable folder must fail here, naming the output
+        result = _write_preview(video_in, track_in, start, tmp, output, progress, cancel)
     report(progress, result.duration, result.duration, "done")
     return result
 
