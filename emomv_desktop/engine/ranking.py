@@ -27,7 +27,7 @@ import collections
 import dataclasses
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
@@ -315,16 +315,19 @@ class RankFilter:
 
     ``emotions``: the track's predicted emotion (on its best section) is one of these; ``min_duration``:
     the track lasts at least this many seconds (e.g. the video's length); ``text``: case-insensitive
-    substring of title, artist, album or path.
+    substring of title, artist, album or path; ``exclude``: track ids never suggested (a temp track and its
+    duplicates).
     """
 
     emotions: frozenset[Emotion] | None = None
     min_duration: float | None = None
     text: str | None = None
+    exclude: frozenset[int] = frozenset()
 
     def __post_init__(self) -> None:
         if self.emotions is not None:
             object.__setattr__(self, "emotions", frozenset(Emotion.parse(e) for e in self.emotions))
+        object.__setattr__(self, "exclude", frozenset(int(i) for i in self.exclude))
 
 
 def check_filter(model: RetrievalModel, filters: RankFilter) -> None:
@@ -381,13 +384,20 @@ class Ranker:
 
     def rank(self, query: VideoQuery, *, top: int | None = None, filters: RankFilter = RankFilter()) -> list[Suggestion]:
         """The tracks best matching ``query``, best first (all that pass ``filters`` when ``top`` is None)."""
+        return self.rank_by(lambda cache: cache.scores(query.score_vector), top=top, filters=filters)
+
+    def rank_by(self, window_scores: Callable[[EmbeddingCache], np.ndarray], *, top: int | None = None,
+                filters: RankFilter = RankFilter()) -> list[Suggestion]:
+        """Like :meth:`rank`, for any per-window score: ``window_scores(cache)`` gives one score per cached window
+        (W,), e.g. a temp track's blend of feel and sound or the valence-arousal blend (engine.queries, engine.va).
+        """
         if top is not None and top < 0:
             raise ValueError(f"top must be >= 0, not {top}")
         check_filter(self.model, filters)
         cache = self.prepare()
         if len(cache.tracks) == 0:
             return []
-        scores = cache.scores(query.score_vector)
+        scores = window_scores(cache)
         track_scores = cache.track_scores(scores)
         every_best = None
         if filters.emotions is not None:  # the filter needs every track's best section first
@@ -408,6 +418,8 @@ class Ranker:
             keep &= np.fromiter((needle in h for h in cache.haystacks), dtype=bool, count=len(tracks))
         if filters.emotions is not None:
             keep &= np.isin(cache.emotion_logits[best].argmax(axis=1), [int(e) for e in filters.emotions])
+        if filters.exclude:
+            keep &= ~np.isin(tracks.ids, np.fromiter(filters.exclude, dtype=np.int64))
         return keep
 
     @staticmethod
