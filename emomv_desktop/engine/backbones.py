@@ -131,13 +131,15 @@ _BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
 
 @functools.cache
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU computes bf16 natively (x86 ``avx512_bf16`` or ``amx_bf16`` in /proc/cpuinfo's flags).
+def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU computes bf16 natively (x86 ``avx512_bf16`` or ``amx_bf16`` among ``cpuinfo``'s flags).
 
-    Where the flags cannot be read (not Linux) the answer is False: fp32, never an emulated, slower bf16.
+    Where the flags cannot be read (not Linux) the answer is False: fp32, never an emulated, slower bf16
+    (torch's own ``mkldnn._is_mkldnn_bf16_supported`` also says yes for AVX-512 without BF16, where oneDNN
+    emulates it).
     """
     try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+        with open(cpuinfo, encoding="ascii", errors="replace") as info:
             flags = next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), [])
     except OSError:
         return False

@@ -54,7 +54,8 @@ class TextColumn(Sequence):
     """A read-only sequence of str (or Path, or None) decoded on access from a text column's arrays."""
 
     def __init__(self, arrays: dict[str, np.ndarray], name: str, kind: Callable[[bytes], Any]) -> None:
-        self._blob, self._ends, self._none = (arrays[f"{name}.{part}"] for part in ("blob", "ends", "none"))
+        self._blob = memoryview(arrays[f"{name}.blob"])
+        self._ends, self._none = arrays[f"{name}.ends"], arrays[f"{name}.none"]
         self._kind = kind
         self._all: list | None = None
 
@@ -70,12 +71,13 @@ class TextColumn(Sequence):
         if self._none[index]:
             return None
         start = int(self._ends[index - 1]) if index else 0
-        return self._kind(bytes(self._blob[start : int(self._ends[index])]))
+        return self._kind(self._blob[start : int(self._ends[index])].tobytes())
 
     def __iter__(self) -> Iterator:
         if self._all is None:  # a full pass (a text filter): decode everything once
             blob, bounds = bytes(self._blob), np.concatenate([[0], self._ends]).tolist()
-            self._all = [None if none else self._kind(blob[a:b]) for a, b, none in zip(bounds, bounds[1:], self._none)]
+            rows = zip(bounds, bounds[1:], self._none.tolist())
+            self._all = [None if none else self._kind(blob[a:b]) for a, b, none in rows]
         return iter(self._all)
 
 
@@ -138,7 +140,8 @@ def read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
             if int(np.prod(shape)) == 0:
                 arrays[name] = np.empty(shape, dtype)
             else:
-                arrays[name] = np.memmap(path, dtype=dtype, mode="r", offset=spec["offset"], shape=shape)
+                # a plain read-only ndarray view of the mapping: indexing a np.memmap builds a memmap per item
+                arrays[name] = np.asarray(np.memmap(path, dtype=dtype, mode="r", offset=spec["offset"], shape=shape))
         return header["meta"], arrays
     except (OSError, ValueError, KeyError, TypeError, struct.error):
         return None
