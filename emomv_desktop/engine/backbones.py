@@ -10,8 +10,9 @@ Preprocessing is ours, in torch: the VGGish log-mel frontend reproduces ``torchv
 waveform_to_examples`` (tested against it) but batched and streamed; the SlowFast clip transforms reproduce
 pytorchvideo's Kinetics recipe (pytorchvideo.transforms is broken with current torchvision). Inference runs
 under ``torch.inference_mode`` in memory-bounded batches, at the :class:`Precision` the caller builds with:
-``FAST`` (the default) is fp16 autocast on CUDA and bf16 on a CPU with native bf16 instructions (AVX512-BF16 or
-AMX), fp32 elsewhere; ``EXACT`` is fp32 everywhere. Each extractor's ``compute_dtype`` says what it runs.
+``FAST`` is fp16 autocast on CUDA and bf16 on a CPU with native bf16 instructions (AVX512-BF16 or AMX), fp32
+elsewhere; ``EXACT`` is fp32 everywhere. VGGish defaults to ``FAST``, SlowFast to ``EXACT`` (see its ``build``).
+Each extractor's ``compute_dtype`` says what it runs.
 """
 
 from __future__ import annotations
@@ -117,10 +118,10 @@ def prefetched(items: Iterator[T], depth: int = 1) -> Iterator[T]:
 class Precision(str, enum.Enum):
     """The backbones' arithmetic: ``EXACT`` is fp32; ``FAST`` is half precision where the hardware has it.
 
-    FAST: fp16 autocast on CUDA; bf16 (weights and activations, oneDNN/AMX kernels) on a CPU with native bf16
-    instructions; fp32 on other CPUs, where bf16 would be emulated and slower. Features move by a bounded amount
-    (per-frame cosine to fp32 >= 0.9999 measured, see docs/engine-features.md and tests/engine/test_precision.py),
-    far below anything the retrieval can tell apart.
+    FAST: fp16 autocast on CUDA; bf16 (oneDNN/AMX kernels) on a CPU with native bf16 instructions; fp32 on
+    other CPUs, where bf16 would be emulated and slower. Features move by a bounded amount (per-frame cosine to
+    fp32 >= 0.99999 measured, see docs/engine-features.md and tests/engine/test_precision.py); for the music
+    library the retrieval cannot tell (mAP within 0.1 points).
     """
 
     EXACT = "exact"
@@ -499,12 +500,16 @@ class SlowFastExtractor:
         device: torch.device | str,
         *,
         clips_per_window: int = DEFAULT_CLIPS_PER_WINDOW,
-        precision: Precision | str = Precision.FAST,
+        precision: Precision | str = Precision.EXACT,
     ) -> "SlowFastExtractor":
         """The network on ``device`` in eval mode at ``precision``; ``state_dict`` is the full checkpoint's
         (classifier included).
 
-        ``state_dict=None`` means random weights (``pretrained`` False).
+        ``state_dict=None`` means random weights (``pretrained`` False). The default is ``EXACT``, unlike
+        VGGish's: bf16 moves a clip's features little (cosine >= 0.99999) but the shipped retrieval model
+        standardises SlowFast dimensions that are nearly constant in its training data (spread down to 1e-7),
+        and under the measured bf16 error distribution its video-to-music mAP moves by more than the bound
+        (docs/engine-features.md). ``FAST`` (5x faster on a CPU with AMX) is for models without that fragility.
         """
         device = torch.device(device)
         dtype = compute_dtype(device, precision)

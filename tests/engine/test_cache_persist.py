@@ -18,7 +18,7 @@ from emomv_desktop.engine.protocol import MUSIC_BACKBONE
 from emomv_desktop.engine.ranking import EmbeddingCache, RankFilter, Ranker, cache_file, refresh_cache
 
 from .test_library import make_features
-from .test_ranking import query
+from .test_ranking import fresh_caches, query  # noqa: F401 - fresh_caches: the autouse fixture, shared
 
 FRAMES = (3, 31, 36, 47, 80, 12, 64, 33, 100, 40)
 ODD_NAME = os.fsdecode(b"caf\xe9 \xff.flac")  # not valid UTF-8: must survive the file
@@ -45,13 +45,6 @@ def lib(tmp_path):
             store(library, folder, f"artist{i % 3}/song{i}.flac", frames, i, title=f"Title {i}")
         store(library, folder, ODD_NAME, 20, 50)  # and no tags: None titles
         yield library
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    ranking.clear_caches()
-    yield
-    ranking.clear_caches()
 
 
 @pytest.fixture

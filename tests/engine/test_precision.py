@@ -21,10 +21,10 @@ MIN_COSINE = 0.9999
 MAX_ROW_ERROR = 0.01
 """Per-row relative error |fast - exact| / |exact|: measured max 3.2e-3 (VGGish), 4.6e-3 (SlowFast)."""
 MAX_MAP_CHANGE = 0.5
-"""Retrieval mAP (percent) under the worst-case perturbation (every element moved by the largest measured
-relative error): measured below 0.1 points."""
-MIN_TOP10_OVERLAP = 0.9
-"""Mean share of each query's top 10 kept under the worst-case perturbation (measured >= 0.97)."""
+"""Retrieval mAP (percent) under the worst-case perturbation of the music features (every element moved by
+the largest relative error measured for elements of its size): measured <= 0.07 points."""
+MIN_TOP10_OVERLAP = 0.95
+"""Mean share of each query's top 10 kept under that perturbation (measured 0.986)."""
 
 
 def test_fast_means_half_precision_only_where_the_hardware_has_it(monkeypatch):
@@ -94,22 +94,37 @@ def test_slowfast_fast_features_stay_within_the_bound(video_fidelity):
     _check(video_fidelity, backbones.compute_dtype("cpu"))
 
 
-@pytest.mark.parametrize("dataset", ["B", "C"])
-def test_the_retrieval_cannot_tell_fast_features_from_exact_ones(emomv_data, music_fidelity, video_fidelity, dataset):
-    """The released features (pretrained backbones), every element moved by the largest relative error measured
-    above (a random sign each): the shipped model's mAP and top-10 lists stay put."""
+def _worst_case(emomv_data, dataset, *, music_errors, video_errors) -> fidelity.RetrievalShift:
     from training.data import load_retrieval
 
-    music_errors = fidelity.Fidelity.concatenate(list(music_fidelity.values())).element_errors
-    video_errors = fidelity.Fidelity.concatenate(list(video_fidelity.values())).element_errors
-    if backbones.compute_dtype("cpu") == torch.float32:
-        music_errors = video_errors = np.array([np.finfo(np.float32).eps])  # fp32 rounding: nothing to show
     model, _ = load_model(paths.model_path())
     items = load_retrieval(emomv_data, dataset)
     rng = np.random.default_rng(0)
-    shift = fidelity.retrieval_shift(model, items.video, items.music, items.labels,
-                                     fidelity.perturb(items.video, video_errors, rng, worst=True),
-                                     fidelity.perturb(items.music, music_errors, rng, worst=True))
+    perturbed = [items.video if video_errors is None else fidelity.perturb(items.video, video_errors, rng, worst=True),
+                 items.music if music_errors is None else fidelity.perturb(items.music, music_errors, rng, worst=True)]
+    return fidelity.retrieval_shift(model, items.video, items.music, items.labels, *perturbed)
+
+
+@pytest.mark.parametrize("dataset", ["B", "C"])
+def test_the_retrieval_cannot_tell_fast_music_features_from_exact_ones(emomv_data, music_fidelity, dataset):
+    """The released music features (pretrained VGGish), every element moved by the largest relative error
+    measured above for elements of its size (a random sign each): the shipped model's mAP and top-10 lists
+    stay put. This is what makes ``FAST`` VGGish's default (the library's features)."""
+    errors = fidelity.Fidelity.concatenate(list(music_fidelity.values()))
+    shift = _worst_case(emomv_data, dataset, music_errors=errors, video_errors=None)
     assert shift.map_v2m[0] > 50  # the shipped model retrieves (constant ranking: ~45)
     assert shift.max_map_change <= MAX_MAP_CHANGE, shift
     assert shift.top10_overlap.mean() >= MIN_TOP10_OVERLAP, shift.top10_overlap
+
+
+def test_slowfast_stays_exact_by_default_because_the_shipped_model_can_tell(emomv_data, video_fidelity):
+    """The same worst case on the video side moves the mAP by more than the bound (the shipped model
+    standardises near-constant SlowFast dimensions): SlowFast defaults to fp32. If a model without that
+    fragility ships, this fails: then measure again and make ``FAST`` SlowFast's default too."""
+    torch.manual_seed(0)
+    assert backbones.SlowFastExtractor.build(None, "cpu", clips_per_window=1).compute_dtype == torch.float32
+    if backbones.compute_dtype("cpu") == torch.float32:
+        return  # no bf16 here: nothing to measure
+    errors = fidelity.Fidelity.concatenate(list(video_fidelity.values()))
+    shift = _worst_case(emomv_data, "B", music_errors=None, video_errors=errors)
+    assert shift.max_map_change > MAX_MAP_CHANGE, shift
