@@ -7,7 +7,7 @@ Generated tracks (44.1 kHz stereo, mp3/flac/ogg/m4a/wav) through the real random
 not depend on the weights' values), side by side in one run, interleaved per repeat so load from other
 processes hits every variant alike; figures are medians:
 
-* **index**: ``Library.index`` (decode thread + inference loop, one transaction per track);
+* **index**: ``engine.indexer.index_library`` (decode thread + inference loop, one transaction per track);
 * **sequential**: the same work without overlap (``track_features`` then ``store_features``, per file);
 * **network only**: ``VGGishExtractor.embed`` on the same tracks' log-mel examples, computed beforehand.
 
@@ -69,13 +69,14 @@ def write_long_flac(path: Path, minutes: float) -> Path:
 def child_peak(file: Path) -> None:
     """Child process: index one file into a fresh library; print seconds and peak memory."""
     from emomv_desktop.engine.backbones import VGGishExtractor
+    from emomv_desktop.engine.indexer import index_library
     from emomv_desktop.engine.library import Library
 
     vggish = VGGishExtractor.build(None, "cpu")
     before = vm_hwm_mb()
     with tempfile.TemporaryDirectory() as tmp, Library(Path(tmp) / "lib.sqlite3") as library:
         started = time.perf_counter()
-        report = library.index(vggish, folders=[file.parent])
+        report = index_library(library, vggish, folders=[file.parent])
         seconds = time.perf_counter() - started
     assert report.indexed == 1, report
     print(f"{report.audio_seconds:.0f} {seconds:.2f} {before:.0f} {vm_hwm_mb():.0f}")
@@ -110,19 +111,19 @@ def throughput(folder: Path, files: list[Path], repeats: int, threads: int) -> N
     """Time the three variants of the module docstring on ``files``, interleaved per repeat; print medians."""
     import torch
 
-    from emomv_desktop.engine import library as library_module
     from emomv_desktop.engine.backbones import VGGishExtractor
+    from emomv_desktop.engine.indexer import index_library
     from emomv_desktop.engine.library import Library
 
     torch.set_num_threads(threads)
     vggish = VGGishExtractor.build(None, "cpu")
-    examples = [torch.cat([e for e, _ in library_module._stream_examples(vggish, f, None)]) for f in files]
+    examples = [torch.cat([e for e, _ in vggish.stream_examples(f)]) for f in files]
     audio = sum(len(e) for e in examples) * 0.96
 
     def index(db: Path) -> float:
         with Library(db) as library:
             started = time.perf_counter()
-            report = library.index(vggish, folders=[folder])
+            report = index_library(library, vggish, folders=[folder])
             assert report.indexed == len(files), report
             return time.perf_counter() - started
 

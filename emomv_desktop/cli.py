@@ -157,7 +157,7 @@ def _device(args: argparse.Namespace):
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    from .engine.library import display_path
+    from .engine.paths import display_path
 
     for folder in args.dirs:
         if not Path(folder).is_dir():
@@ -166,10 +166,11 @@ def _cmd_index(args: argparse.Namespace) -> int:
         if not args.dirs and not library.folders():
             raise CliError(f"the library has no folders yet; add one with `{PROG} index DIR`")
         from .engine import pipeline  # torch: only once the cheap checks passed
+        from .engine.indexer import index_library
 
         extractor = pipeline.load_vggish(_device(args))
         with _cancel_on_interrupt() as token, _progress_bar() as bar:
-            report = library.index(extractor, folders=args.dirs or None, progress=bar, cancel=token)
+            report = index_library(library, extractor, folders=args.dirs or None, progress=bar, cancel=token)
     rate = 60 * (report.indexed + report.failed) / report.seconds if report.seconds else 0.0
     speed = report.audio_seconds / report.seconds if report.seconds else 0.0
     print(
@@ -242,7 +243,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
 
 def _suggestions_json(query, retrieval, filters, suggestions) -> dict[str, Any]:
     """The ``suggest --json`` document (format documented in docs/engine-library.md; bump the version on change)."""
-    from .engine.library import display_path
+    from .engine.paths import display_path
 
     return {
         "format": SUGGESTIONS_FORMAT,
@@ -278,7 +279,7 @@ def _suggestions_json(query, retrieval, filters, suggestions) -> dict[str, Any]:
 
 
 def _print_suggestions(query, suggestions) -> None:
-    from .engine.library import display_path
+    from .engine.paths import display_path
 
     mood = "n/a (single-task model)" if query.emotion is None else _emotion_text(query.emotion, query.emotion_probs)
     print(f"{display_path(query.path)}  {format_time(query.duration)}  video emotion: {mood}")
@@ -296,7 +297,7 @@ def _print_suggestions(query, suggestions) -> None:
 
 
 def _cmd_library_status(args: argparse.Namespace) -> int:
-    from .engine.library import display_path
+    from .engine.paths import display_path
 
     with _open_library(args) as library:
         stats = library.stats()

@@ -44,6 +44,7 @@ __all__ = [
     "frame_index_of",
     "write_audio_only_mp4",
     "write_bad_inputs",
+    "damage",
     "BAD_INPUT_ERRORS",
     "NON_UTF8_NAME",
 ]
@@ -292,6 +293,22 @@ BAD_INPUT_ERRORS: dict[str, str | None] = {
 file is awkward but valid and must decode (8-channel 96 kHz wav, a non-UTF-8 name). ``no_video_mp4`` decodes
 as audio (it is a valid AAC track) but fails as a video. ``unreadable_dir`` is a file inside a folder without
 permissions: the message appears only when the process lacks root's permission override."""
+
+
+def damage(path: Path | str, start: float = 0.4, end: float = 0.6, *, seed: int = 0) -> Path:
+    """Overwrite the bytes between fractions ``start`` and ``end`` of the file's size with random bytes.
+
+    For an mp4 written by :func:`write_video` the middle of the file is the ``mdat`` payload (the index, ``moov``,
+    is at the end), so the packets there fail to decode while the container still opens: a file damaged in
+    transfer or on disk.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    lo, hi = int(size * start), int(size * end)
+    with open(path, "r+b") as handle:
+        handle.seek(lo)
+        handle.write(np.random.default_rng(seed).integers(0, 256, hi - lo, dtype=np.uint8).tobytes())
+    return path
 
 
 def _truncate(path: Path, keep: float = 0.5) -> Path:

@@ -21,10 +21,8 @@ import contextlib
 import enum
 import functools
 import math
-import queue
-import threading
 from pathlib import Path
-from typing import Iterator, TypeVar
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -32,7 +30,9 @@ from torch import nn
 
 from . import media, weights
 from .features import TrackFeatures, VideoFeatures
+from .errors import DecodeError
 from .jobs import CancelToken, ProgressCallback, check, report
+from .prefetch import prefetched
 from .protocol import AUDIO_SAMPLE_RATE, MUSIC_BACKBONE, MUSIC_FEATURE_DIM, VIDEO_BACKBONE, VIDEO_FEATURE_DIM
 
 __all__ = [
@@ -49,70 +49,6 @@ __all__ = [
     "EXAMPLE_SAMPLES",
     "EXAMPLE_HOP_SAMPLES",
 ]
-
-
-T = TypeVar("T")
-_END = object()
-
-
-def prefetched(items: Iterator[T], depth: int = 1) -> Iterator[T]:
-    """Iterate ``items`` in a helper thread, ``depth`` items ahead of the consumer.
-
-    Why: decoding + the log-mel frontend of the next batch overlap the network's forward of this one
-    (~0-17% faster tracks on a 2-core CPU, most when other processes compete for it). The producer's
-    exceptions are re-raised here; when the consumer stops early the producer is stopped and closed in its
-    own thread (its files closed) before this generator returns.
-    """
-    handoff: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        outcome: tuple[bool, object] = (True, _END)
-        try:
-            for item in items:
-                if not put((True, item)):
-                    break
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
-            outcome = (False, exc)
-        finally:
-            close = getattr(items, "close", None)  # a generator: close it here, in its own thread
-            if close is not None:
-                try:
-                    close()
-                except BaseException as exc:  # noqa: BLE001
-                    outcome = (False, exc)
-            put(outcome)
-
-    def take() -> tuple[bool, object]:
-        while True:
-            try:
-                return handoff.get(timeout=0.1)
-            except queue.Empty:
-                if not worker.is_alive() and handoff.empty():
-                    return False, RuntimeError("the prefetch thread ended without a result")
-
-    worker = threading.Thread(target=produce, name="emomv-prefetch", daemon=True)
-    worker.start()
-    try:
-        while True:
-            ok, item = take()
-            if not ok:
-                raise item  # type: ignore[misc]
-            if item is _END:
-                return
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()
-        worker.join()
 
 
 class Precision(str, enum.Enum):
@@ -338,18 +274,22 @@ class VGGishExtractor:
         info = media.probe_audio(path)
         rows: list[torch.Tensor] = []
         samples = 0
-        # Decoding and the frontend run one batch ahead in a helper thread while the network runs here.
-        for examples, samples in prefetched(self._stream_examples(path, cancel)):
+        # Decoding and the frontend run one batch ahead in a helper thread while the network runs here
+        # (~0-17% faster tracks on a 2-core CPU, most when other processes compete for it).
+        for examples, samples in prefetched(self.stream_examples(path, cancel), cancel=cancel):
             rows.append(self.embed(examples, cancel=cancel))
             report(progress, samples / AUDIO_SAMPLE_RATE, info.duration or None, info.path.name)
         features = torch.cat(rows).numpy() if rows else np.zeros((0, MUSIC_FEATURE_DIM), np.float32)
-        return TrackFeatures(np.ascontiguousarray(features, dtype=np.float32), samples / AUDIO_SAMPLE_RATE, info)
+        return TrackFeatures(
+            np.ascontiguousarray(features, dtype=np.float32), samples / AUDIO_SAMPLE_RATE, info, self.precision
+        )
 
-    def _stream_examples(
-        self, path: Path | str, cancel: CancelToken | None
+    def stream_examples(
+        self, path: Path | str, cancel: CancelToken | None = None
     ) -> Iterator[tuple[torch.Tensor, int]]:
         """Log-mel examples of the decoded stream in batches of ``batch_size`` (then the rest), with the
-        samples decoded so far.
+        samples decoded so far: the decoding half of :meth:`track_features` (the indexer runs it ahead of
+        :meth:`embed` in its decode thread, so its features are exactly ``track_features``').
 
         Audio is gathered until it holds a full batch (61 s for 64 examples), so the frontend runs as a few large
         torch ops (many small ones spend their time synchronising threads on a busy CPU). The 240 samples an
@@ -543,32 +483,52 @@ class SlowFastExtractor:
 
         Each window of :func:`plan_windows` gets ``clips_per_window`` clips (:func:`plan_clips`); a window's
         feature is the mean of its clips', the video's the mean of all clips'.
+
+        A clip whose frames cannot be decoded (a damaged stretch of the file) is skipped and counted in
+        ``skipped_clips``/``skipped_seconds``; a window left without any clip is dropped. Only a video of which
+        no clip decodes is a :class:`DecodeError`.
         """
         info = media.probe_video(path)
         starts, ends = plan_windows(info.duration, window_seconds)
         clip_starts = [s for w in range(len(starts)) for s in plan_clips(starts[w], ends[w], self.clips_per_window, info.duration)]
         window_ids = np.repeat(np.arange(len(starts)), self.clips_per_window)
         features = torch.zeros(len(clip_starts), VIDEO_FEATURE_DIM)
+        usable = np.ones(len(clip_starts), dtype=bool)
 
-        def clips() -> Iterator[torch.Tensor]:
+        def clips() -> Iterator[torch.Tensor | None]:
             with media.VideoReader(info.path) as reader:
                 for clip_start in clip_starts:
                     check(cancel)
-                    frames = reader.frames_at(clip_times(clip_start), short_side=SIDE)
+                    try:
+                        frames = reader.frames_at(clip_times(clip_start), short_side=SIDE)
+                    except DecodeError:
+                        yield None  # a damaged stretch: this clip is skipped, the reader seeks past it
+                        continue
                     yield preprocess_clip(frames).unsqueeze(0)
 
         # The next clip is decoded and preprocessed in a helper thread while the network runs on this one.
-        for i, batch in enumerate(prefetched(clips())):
-            features[i] = self.clip_features(batch)[0]
+        for i, batch in enumerate(prefetched(clips(), cancel=cancel)):
+            if batch is None:
+                usable[i] = False
+            else:
+                features[i] = self.clip_features(batch)[0]
             report(progress, i + 1, len(clip_starts), info.path.name)
-        window_features = features.reshape(len(starts), self.clips_per_window, VIDEO_FEATURE_DIM).mean(1)
+        if not usable.any():
+            raise DecodeError(info.path, "the video is corrupt: none of its frames could be decoded")
+        kept = np.unique(window_ids[usable])
+        per_window = [features[usable & (window_ids == w)].mean(0) for w in kept]
+        clip_rows = np.column_stack([window_ids, clip_starts, np.add(clip_starts, CLIP_SECONDS)])[usable]
+        clip_rows[:, 0] = np.searchsorted(kept, clip_rows[:, 0])  # window index among the kept windows
+        skipped = int((~usable).sum())
         return VideoFeatures(
-            starts=starts,
-            ends=ends,
-            window_features=window_features.numpy(),
-            features=features.mean(0).numpy(),
+            starts=starts[kept],
+            ends=ends[kept],
+            window_features=torch.stack(per_window).numpy(),
+            features=features[usable].mean(0).numpy(),
             info=info,
-            clips=np.column_stack([window_ids, clip_starts, np.add(clip_starts, CLIP_SECONDS)]).astype(np.float64),
+            clips=clip_rows.astype(np.float64),
+            skipped_clips=skipped,
+            skipped_seconds=skipped * CLIP_SECONDS,
         )
 
 

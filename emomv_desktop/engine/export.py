@@ -25,7 +25,7 @@ from . import media
 from .emotions import Emotion
 from .errors import DecodeError, PathError
 from .jobs import CancelToken, ProgressCallback, check, report
-from .library import display_path
+from .paths import display_path
 
 if TYPE_CHECKING:
     import av

@@ -59,12 +59,14 @@ class TrackFeatures:
     """VGGish features of one music track: one 128-d row per 0.96 s frame (no PCA), in time order.
 
     Row ``i`` covers ``[i * 0.96, (i + 1) * 0.96)`` seconds. ``duration`` is the decoded length in seconds
-    (samples / 16 kHz); a track shorter than one frame has zero rows.
+    (samples / 16 kHz); a track shorter than one frame has zero rows. ``precision`` says how the network
+    computed them ("fp32", "bf16", "fp16"; None when unknown, e.g. features brought from elsewhere).
     """
 
     frame_features: np.ndarray
     duration: float
     info: AudioInfo
+    precision: str | None = None
 
     def __post_init__(self) -> None:
         feats = self.frame_features
@@ -85,7 +87,10 @@ class VideoFeatures:
     * ``window_features`` (W, 2304) float32: the mean of the clip features sampled in that window;
     * ``features`` (2304,) float32: the mean over every clip of the video (the whole-video descriptor);
     * ``clips`` (C, 3) float64: one row per sampled clip, ``(window index, start s, end s)``, so callers can
-      show or re-use what was looked at.
+      show or re-use what was looked at;
+    * ``skipped_clips``/``skipped_seconds``: the sampled clips (and their length in seconds) that could not be
+      decoded (a damaged stretch of the file) and were left out; windows without any clip are left out too.
+      Front-ends say so when it is not 0.
     """
 
     starts: np.ndarray
@@ -94,6 +99,8 @@ class VideoFeatures:
     features: np.ndarray
     info: VideoInfo
     clips: np.ndarray
+    skipped_clips: int = 0
+    skipped_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         windows = self.window_features

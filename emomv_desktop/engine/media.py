@@ -52,6 +52,7 @@ __all__ = [
     "read_frames",
     "VideoReader",
     "MonoResampler",
+    "NoAudioStreamError",
 ]
 
 DEFAULT_BLOCK_SECONDS = 9.6
@@ -216,9 +217,13 @@ def _soundfile_info(path: Path, handle: BinaryIO) -> AudioInfo | None:
         handle.seek(0)
 
 
+class NoAudioStreamError(DecodeError):
+    """The file is media but holds no audio stream (a silent video, an image): nothing to hear."""
+
+
 def _pyav_audio_stream(path: Path, container: av.container.InputContainer) -> av.audio.stream.AudioStream:
     if not container.streams.audio:
-        raise DecodeError(path, "contains no audio stream")
+        raise NoAudioStreamError(path, "contains no audio stream")
     return container.streams.audio[0]
 
 
@@ -554,6 +559,7 @@ class VideoReader:
                     cache = {id(frame): _to_rgb(frame, short_side)}
                 out[k] = cache[id(frame)]
         except av.FFmpegError as exc:
+            self._frames = self._previous = self._pending = None  # the next request starts afresh, by seeking
             raise DecodeError(self.path, f"the video is corrupt ({_ffmpeg_reason(exc)})") from None
         return np.stack(out)  # type: ignore[arg-type]
 

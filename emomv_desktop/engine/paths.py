@@ -72,3 +72,8 @@ def model_path() -> Path:
 def dataset_dir() -> Path:
     """The EmoMV feature files (``../shared/emomv`` relative to the project root unless overridden)."""
     return _env_path("EMOMV_DATASET_DIR") or (PROJECT_ROOT.parent / "shared" / "emomv")
+
+
+def display_path(path: Path | str) -> str:
+    """``path`` as printable text: bytes that are not valid UTF-8 become U+FFFD instead of crashing a print."""
+    return os.fsencode(path).decode("utf-8", errors="replace")

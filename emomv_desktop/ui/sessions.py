@@ -182,13 +182,14 @@ class IndexSession:
         self._extractor: VGGishExtractor | None = None
 
     def index(self, folders: list[Path] | None, progress: ProgressCallback, cancel: CancelToken) -> "IndexReport":
+        from emomv_desktop.engine.indexer import index_library
         from emomv_desktop.engine.jobs import report
 
         if self._extractor is None:
             report(progress, 0, None, "loading VGGish")
             self._extractor = self.backends.music_extractor(self.backends.resolve_device())
         with self.backends.library() as library:
-            return library.index(self._extractor, folders=folders, progress=progress, cancel=cancel)
+            return index_library(library, self._extractor, folders=folders, progress=progress, cancel=cancel)
 
     def forget_extractor(self, *_job_args: object) -> None:
         """Drop the extractor so the next run loads the (new) weights."""

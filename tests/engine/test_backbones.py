@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 
 import numpy as np
@@ -117,36 +118,6 @@ def prefetch_threads() -> list:
     return [t for t in threading.enumerate() if t.name == "emomv-prefetch"]
 
 
-def test_prefetched_keeps_order_forwards_errors_and_stops_early():
-    assert list(backbones.prefetched(iter(range(50)))) == list(range(50))
-
-    def failing():
-        yield from range(3)
-        raise ValueError("decoder broke")
-
-    got = []
-    with pytest.raises(ValueError, match="decoder broke"):
-        for item in backbones.prefetched(failing()):
-            got.append(item)
-    assert got == [0, 1, 2]
-
-    closed = threading.Event()
-
-    def endless():
-        try:
-            n = 0
-            while True:
-                yield n
-                n += 1
-        finally:
-            closed.set()
-
-    consumer = backbones.prefetched(endless())
-    assert [next(consumer), next(consumer)] == [0, 1]
-    consumer.close()  # the consumer stops early: the producer is closed in its own thread, which ends
-    assert closed.is_set() and not prefetch_threads()
-
-
 def test_track_cancelled_midway_leaves_no_thread(vggish, tmp_path):
     path = mf.write_audio(tmp_path / "long.flac", seconds=30.0)
     token = CancelToken()
@@ -259,6 +230,30 @@ def test_video_features_average_the_clips_of_each_window(slowfast, tmp_path, mon
     np.testing.assert_allclose(result.window_features, outputs, rtol=1e-6)
     np.testing.assert_allclose(result.features, outputs.mean(axis=0), rtol=1e-6)
     assert [p.done for p in seen] == [1, 2] and seen[-1].total == 2
+
+
+def test_a_video_damaged_in_the_middle_is_analysed_around_the_damage(slowfast, tmp_path, monkeypatch):
+    # The network is replaced by a cheap function of the pixels: what is tested is which clips are decoded.
+    monkeypatch.setattr(slowfast, "clip_features", lambda batch: batch.mean(dim=(2, 3, 4)).repeat(1, 768))
+    clean = mf.write_video(tmp_path / "clean.mp4", seconds=10.0, gop=30)
+    damaged = mf.damage(shutil.copy(clean, tmp_path / "damaged.mp4"))
+    whole = slowfast.video_features(clean, window_seconds=2.0)
+    result = slowfast.video_features(damaged, window_seconds=2.0)
+    assert (whole.skipped_clips, whole.skipped_seconds, len(whole.starts)) == (0, 0.0, 5)
+    assert 1 <= result.skipped_clips < 5
+    assert result.skipped_seconds == pytest.approx(result.skipped_clips * backbones.CLIP_SECONDS)
+    assert len(result.starts) == len(result.window_features) == 5 - result.skipped_clips  # one clip per window
+    assert result.clips[:, 0].tolist() == list(range(len(result.starts)))
+    assert set(result.starts) < set(whole.starts) and result.starts[0] == 0.0 and result.ends[-1] == 10.0
+    kept = np.isin(whole.starts, result.starts)
+    np.testing.assert_array_equal(result.window_features, whole.window_features[kept])  # as in the clean file
+    np.testing.assert_allclose(result.features, whole.window_features[kept].mean(0), rtol=1e-6)
+
+    hopeless = mf.damage(shutil.copy(clean, tmp_path / "hopeless.mp4"), 0.1, 0.9)
+    assert media.probe_video(hopeless).duration == 10.0  # the container still opens and its first frame decodes
+    with pytest.raises(DecodeError, match="none of its frames could be decoded") as caught:
+        slowfast.video_features(hopeless, window_seconds=2.0)
+    assert caught.value.path == hopeless
 
 
 def test_video_features_cancel(slowfast, tmp_path, cancelled):

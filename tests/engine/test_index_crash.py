@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from emomv_desktop.engine.indexer import index_library
 from emomv_desktop.engine.library import Library, TrackStatus
 
 from .. import media_factory
@@ -31,6 +32,7 @@ CHILD = textwrap.dedent(
     """
     import sys, time
     from emomv_desktop.engine.backbones import VGGishExtractor
+    from emomv_desktop.engine.indexer import index_library
     from emomv_desktop.engine.library import Library
 
     db, folder, stall_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -46,7 +48,7 @@ CHILD = textwrap.dedent(
 
     Library._write_windows = write_then_stall
     with Library(db) as library:
-        library.index(VGGishExtractor.build(None, "cpu"), folders=[folder])
+        index_library(library, VGGishExtractor.build(None, "cpu"), folders=[folder])
     print("FINISHED", flush=True)
     """
 )
@@ -92,7 +94,7 @@ def test_kill_9_mid_transaction_loses_only_the_track_in_flight(tmp_path, vggish)
     assert in_flight_id not in [r[0] for r in rows]
 
     with Library(db) as library:
-        report = library.index(vggish)
+        report = index_library(library, vggish)
         tracks = library.tracks()
         windows = library.window_features(vggish.backbone_id)
     assert (report.unchanged, report.indexed, report.failed) == (STALL_AT_TRACK - 1, TRACKS - STALL_AT_TRACK + 1, 0)

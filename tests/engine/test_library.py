@@ -7,14 +7,20 @@ indexing tests run the real random-init VGGish on real generated audio files.
 from __future__ import annotations
 
 import os
+import pickle
+import shutil
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from emomv_desktop.engine import indexer as indexer_module
 from emomv_desktop.engine import library as library_module
+from emomv_desktop.engine.errors import PathError
 from emomv_desktop.engine.features import AudioInfo, TrackFeatures
+from emomv_desktop.engine.indexer import index_library
 from emomv_desktop.engine.library import (
     GEOMETRY,
     Library,
@@ -22,8 +28,10 @@ from emomv_desktop.engine.library import (
     Migration,
     TrackStatus,
     WindowGeometry,
-    display_path,
 )
+from emomv_desktop.engine.library import scan as scan_module
+from emomv_desktop.engine.library import schema as schema_module
+from emomv_desktop.engine.paths import display_path
 from emomv_desktop.engine.protocol import MUSIC_BACKBONE, MUSIC_FEATURE_DIM, VGGISH_FRAME_SECONDS
 
 
@@ -117,7 +125,7 @@ def test_windows_are_grouped_by_track_and_filtered_by_backbone(lib, folder):
 
 
 def test_a_track_without_frames_is_refused(lib, folder):
-    with pytest.raises(library_module.PathError, match="too short"):
+    with pytest.raises(PathError, match="too short"):
         store(lib, folder, "blip.wav", 0)
     assert lib.tracks() == []
 
@@ -196,7 +204,9 @@ def test_migrations_run_once_after_a_backup(tmp_path, monkeypatch):
         calls.append(1)
         conn.execute("ALTER TABLE tracks ADD COLUMN rating INTEGER")
 
-    monkeypatch.setattr(library_module, "MIGRATIONS", (*library_module.MIGRATIONS, Migration("0002_rating", add_column)))
+    shipped = [m.name for m in schema_module.MIGRATIONS]
+    rating = f"{len(shipped) + 1:04d}_rating"  # the next number after the shipped migrations
+    monkeypatch.setattr(schema_module, "MIGRATIONS", (*schema_module.MIGRATIONS, Migration(rating, add_column)))
     with Library(db) as lib:
         assert len(lib.tracks()) == 1
     (backup,) = _backups(db)
@@ -204,11 +214,11 @@ def test_migrations_run_once_after_a_backup(tmp_path, monkeypatch):
         pass
     assert calls == [1] and _backups(db) == [backup]
     with sqlite3.connect(db) as new, sqlite3.connect(backup) as old:
-        assert [r[0] for r in new.execute("SELECT name FROM migrations")] == ["0001_initial", "0002_rating"]
-        assert [r[0] for r in old.execute("SELECT name FROM migrations")] == ["0001_initial"]
+        assert [r[0] for r in new.execute("SELECT name FROM migrations")] == [*shipped, rating]
+        assert [r[0] for r in old.execute("SELECT name FROM migrations")] == shipped
         assert old.execute("SELECT COUNT(*) FROM tracks").fetchone()[0] == 1
         assert "rating" not in [r[1] for r in old.execute("PRAGMA table_info(tracks)")]
-        assert new.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+        assert new.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(len(shipped) + 1)
 
 
 def test_a_database_from_a_newer_app_is_refused(tmp_path):
@@ -280,7 +290,7 @@ def copy_tree(src: Path, dst: Path) -> Path:
 def test_index_a_generated_library(tmp_path, music_dir, vggish):
     events: list[IndexProgress] = []
     with Library(tmp_path / "lib.sqlite3", feature_dtype="float32") as lib:
-        report = lib.index(vggish, folders=[music_dir], progress=events.append)
+        report = index_library(lib, vggish, folders=[music_dir], progress=events.append)
         tracks = {t.path.name: t for t in lib.tracks()}
         matrix = lib.window_features(vggish.backbone_id)
     files = sorted(p.name for p in music_dir.rglob("*") if p.suffix != ".jpg" and p.is_file())
@@ -308,21 +318,21 @@ def test_index_a_generated_library(tmp_path, music_dir, vggish):
 def test_rescan_is_incremental(tmp_path, music_dir, vggish):
     music = copy_tree(music_dir, tmp_path / "music")
     with Library(tmp_path / "lib.sqlite3") as lib:
-        first = lib.index(vggish, folders=[music])
+        first = index_library(lib, vggish, folders=[music])
         ids = {t.path.name: t.id for t in lib.tracks()}
-        again = lib.index(vggish)
+        again = index_library(lib, vggish)
         assert (again.indexed, again.unchanged, again.removed) == (0, first.indexed, 0)
 
         touched = music / "long.flac"
         os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 1_000_000_000))
         (music / "formats" / "music-mp3.mp3").unlink()
         events: list[IndexProgress] = []
-        after = lib.index(vggish, progress=events.append)
+        after = index_library(lib, vggish, progress=events.append)
         assert (after.indexed, after.removed, after.unchanged) == (1, 1, first.indexed - 2)
         assert {e.path.name for e in events} == {"long.flac"}
         assert {t.path.name: t.id for t in lib.tracks()} == {n: i for n, i in ids.items() if n != "music-mp3.mp3"}
 
-        upgraded = lib.index(Rebranded(vggish, "torchvggish/vggish/audioset/next-release"))
+        upgraded = index_library(lib, Rebranded(vggish, "torchvggish/vggish/audioset/next-release"))
         assert (upgraded.indexed, upgraded.unchanged) == (first.indexed - 1, 0)
         assert len(lib.window_features(vggish.backbone_id)) == 0
         assert len(lib.window_features("torchvggish/vggish/audioset/next-release")) > 0
@@ -341,10 +351,10 @@ def test_bad_inputs_are_recorded_and_the_rest_indexes(tmp_path, vggish, monkeypa
                 raise PermissionError(13, "Permission denied", str(path))
             return real_scandir(path)
 
-        monkeypatch.setattr(library_module.os, "scandir", scandir)
+        monkeypatch.setattr(scan_module.os, "scandir", scandir)
     try:
         with Library(tmp_path / "lib.sqlite3") as lib:
-            report = lib.index(vggish, folders=[folder])
+            report = index_library(lib, vggish, folders=[folder])
             failures = {t.path: t.error for t in lib.failures()}
             indexed = {t.path for t in lib.tracks(status=TrackStatus.INDEXED)}
     finally:
@@ -354,9 +364,10 @@ def test_bad_inputs_are_recorded_and_the_rest_indexes(tmp_path, vggish, monkeypa
         assert BAD_REASONS[name] in failures[bad[name]], (name, failures.get(bad[name]))
         assert errors[bad[name]] == failures[bad[name]]
     assert "permission denied" in errors[locked].lower()
-    assert indexed == {folder / "good.ogg", bad["multichannel_96k"], bad["non_utf8_name"]}
-    assert bad["no_video_mp4"] not in failures  # .mp4 is not a music file extension: not picked up
-    assert (report.indexed, report.failed) == (3, 5)
+    # an .mp4 with an audio track is a music video: its audio is indexed (issue 10; it used to be ignored)
+    assert indexed == {folder / "good.ogg", bad["multichannel_96k"], bad["non_utf8_name"], bad["no_video_mp4"]}
+    assert bad["no_video_mp4"] not in failures
+    assert (report.indexed, report.failed) == (4, 5)
 
 
 BAD_REASONS = {k: v for k, v in media_factory.BAD_INPUT_ERRORS.items() if v}
@@ -365,7 +376,7 @@ BAD_REASONS = {k: v for k, v in media_factory.BAD_INPUT_ERRORS.items() if v}
 def test_tracks_under_an_unreadable_or_missing_folder_are_kept(tmp_path, music_dir, vggish, monkeypatch):
     music = copy_tree(music_dir, tmp_path / "music")
     with Library(tmp_path / "lib.sqlite3") as lib:
-        total = lib.index(vggish, folders=[music]).indexed
+        total = index_library(lib, vggish, folders=[music]).indexed
         real_scandir = os.scandir
 
         def scandir(path):
@@ -373,12 +384,12 @@ def test_tracks_under_an_unreadable_or_missing_folder_are_kept(tmp_path, music_d
                 raise PermissionError(13, "Permission denied", str(path))
             return real_scandir(path)
 
-        monkeypatch.setattr(library_module.os, "scandir", scandir)
-        report = lib.index(vggish)
+        monkeypatch.setattr(scan_module.os, "scandir", scandir)
+        report = index_library(lib, vggish)
         assert (report.removed, report.unchanged) == (0, 1) and len(lib.tracks()) == total
         monkeypatch.undo()
         music.rename(tmp_path / "unplugged")
-        report = lib.index(vggish)
+        report = index_library(lib, vggish)
         assert report.removed == 0 and len(lib.tracks()) == total
         assert "not found" in dict(report.errors)[music]
 
@@ -394,27 +405,148 @@ def test_cancel_stops_between_tracks_and_the_next_run_resumes(tmp_path, music_di
             token.cancel()
 
     with Library(tmp_path / "lib.sqlite3") as lib:
-        report = lib.index(vggish, folders=[music_dir], progress=progress, cancel=token)
+        report = index_library(lib, vggish, folders=[music_dir], progress=progress, cancel=token)
         assert report.cancelled and 1 <= report.indexed <= 2
         assert seen[2] not in {t.path for t in lib.tracks()}  # the track in flight is not stored
-        resumed = lib.index(vggish)
+        resumed = index_library(lib, vggish)
         assert (resumed.unchanged, resumed.indexed + report.indexed) == (report.indexed, len(lib.tracks()))
         assert not resumed.cancelled
 
 
 def test_an_unexpected_error_on_one_file_does_not_stop_the_library(tmp_path, music_dir, vggish, monkeypatch):
     # Fault injection: a decoder bug on one odd file, which no generated file triggers.
-    real_probe = library_module.media.probe_audio
+    real_probe = indexer_module.media.probe_audio
 
     def probe_audio(path):
         if Path(path).name == "long.flac":
             raise RuntimeError("decoder bug")
         return real_probe(path)
 
-    monkeypatch.setattr(library_module.media, "probe_audio", probe_audio)
+    monkeypatch.setattr(indexer_module.media, "probe_audio", probe_audio)
     with Library(tmp_path / "lib.sqlite3") as lib:
-        report = lib.index(vggish, folders=[music_dir])
+        report = index_library(lib, vggish, folders=[music_dir])
         (failed,) = lib.failures()
         total = len(lib.tracks())
     assert failed.path.name == "long.flac" and "unexpected error (RuntimeError: decoder bug)" in failed.error
     assert report.failed == 1 and report.indexed == total - 1 > 0
+
+
+def test_music_videos_are_indexed_by_their_audio_and_silent_videos_are_listed_as_skipped(tmp_path, vggish):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for name in ("clip.mp4", "clip.mkv"):
+        media_factory.write_video(folder / name, seconds=3.0, width=64, height=48, with_audio=True)
+    media_factory.write_video(folder / "silent.mov", seconds=1.0, width=64, height=48)
+    with Library(tmp_path / "lib.sqlite3") as lib:
+        report = index_library(lib, vggish, folders=[folder])
+        tracks = {t.path.name: t for t in lib.tracks()}
+        failures = [t.path.name for t in lib.failures()]
+        windows = lib.window_features(vggish.backbone_id)
+        again = index_library(lib, vggish)
+    assert (report.indexed, report.skipped, report.failed) == (2, 1, 0)
+    for name in ("clip.mp4", "clip.mkv"):
+        assert tracks[name].status is TrackStatus.INDEXED and tracks[name].duration == pytest.approx(3.0, abs=0.1)
+        assert tracks[name].id in windows.track_ids
+    silent = tracks["silent.mov"]
+    assert failures == ["silent.mov"] and "skipped" in silent.error and "audio" in silent.error
+    assert dict(report.errors) == {folder / "silent.mov": silent.error}
+    assert (again.unchanged, again.indexed, again.skipped) == (3, 0, 0)  # not probed again until it changes
+
+
+# ------------------------------------------------------------------------------ read-only and missing libraries
+NOBODY = 65534
+
+
+def run_where_permissions_bind(fn):
+    """``fn()`` under file permissions that bind: here for a normal user; for root, which passes every
+    permission check, in a forked child that switched to the unprivileged user ``nobody``. Returns its result."""
+    if os.geteuid() != 0:
+        return fn()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: only SQLite and numpy run here, then it leaves without Python's clean-up
+        try:
+            os.close(read)
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            try:
+                result = ("ok", fn())
+            except BaseException as exc:  # noqa: BLE001 - reported to the parent
+                result = ("error", repr(exc))
+            os.write(write, pickle.dumps(result))
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    status, value = pickle.loads(data)
+    assert status == "ok", value
+    return value
+
+
+@pytest.fixture
+def shared_folder():
+    """A folder any user can enter (pytest's own temporary folders are private to the user running it)."""
+    folder = Path(tempfile.mkdtemp(prefix="emomv-shared-"))
+    folder.chmod(0o755)
+    yield folder
+    folder.chmod(0o755)
+    shutil.rmtree(folder)
+
+
+def test_a_read_only_library_can_be_read_and_gets_no_stray_files(shared_folder):
+    db = shared_folder / "lib.sqlite3"
+    with Library(db) as lib:
+        store(lib, lib.add_folder(shared_folder), "a.wav", 40)
+    db.chmod(0o444)
+    shared_folder.chmod(0o555)  # a read-only share: neither the file nor the folder may be written
+    before = (sorted(os.listdir(shared_folder)), db.read_bytes())
+
+    def look():
+        assert not os.access(db, os.W_OK)  # the permissions really bind here
+        with Library(db) as lib:
+            try:
+                lib.add_folder(shared_folder.parent / "elsewhere")
+            except LibraryError as exc:
+                refused = str(exc)
+            return (lib.read_only, [t.path.name for t in lib.tracks()], lib.stats().indexed,
+                    len(lib.window_features(MUSIC_BACKBONE)), refused)
+
+    read_only, names, indexed, windows, refused = run_where_permissions_bind(look)
+    assert (read_only, names, indexed, windows) == (True, ["a.wav"], 1, 3)
+    assert "read-only" in refused
+    assert (sorted(os.listdir(shared_folder)), db.read_bytes()) == before  # no -wal/-shm, not a byte changed
+
+
+def test_read_only_is_enforced_by_sqlite_even_where_the_os_would_allow_writes(tmp_path):
+    db = tmp_path / "lib.sqlite3"
+    with Library(db) as lib:
+        store(lib, lib.add_folder(tmp_path), "a.wav", 12)
+    before = db.read_bytes()
+    with Library(db, read_only=True) as lib:
+        assert [t.path.name for t in lib.tracks()] == ["a.wav"]
+        with pytest.raises(LibraryError, match="read-only"):
+            store(lib, tmp_path, "b.wav", 12)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lib.sqlite3"] and db.read_bytes() == before
+    with Library(db) as writer:  # a writer elsewhere holds a WAL: the reader sees its committed tracks
+        store(writer, tmp_path, "b.wav", 12, seed=1)
+        assert Path(f"{db}-wal").exists()
+        with Library(db, read_only=True) as reader:
+            assert [t.path.name for t in reader.tracks()] == ["a.wav", "b.wav"]
+
+
+def test_a_read_only_library_that_needs_a_migration_says_so(tmp_path, monkeypatch):
+    db = tmp_path / "lib.sqlite3"
+    Library(db).close()
+    monkeypatch.setattr(schema_module, "MIGRATIONS", (*schema_module.MIGRATIONS, Migration("0002_x", print)))
+    with pytest.raises(LibraryError, match="needs an upgrade"):
+        Library(db, read_only=True)
+
+
+def test_opening_a_missing_library_to_look_creates_nothing(tmp_path):
+    db = tmp_path / "not" / "yet" / "lib.sqlite3"
+    for open_ in (lambda: Library(db, create=False), lambda: Library.open_existing(db)):
+        with pytest.raises(LibraryError, match="no library database"):
+            open_()
+    assert list(tmp_path.iterdir()) == []

@@ -318,6 +318,16 @@ def test_reader_serves_earlier_times_after_later_ones(tmp_path):
     assert (mf.frame_index_of(late[0]), mf.frame_index_of(early[0])) == (75, 6)
 
 
+def test_reader_serves_frames_after_a_damaged_stretch(tmp_path):
+    path = mf.damage(mf.write_video(tmp_path / "damaged.mp4", seconds=10.0, gop=30))
+    with media.VideoReader(path) as reader:
+        with pytest.raises(DecodeError, match="corrupt"):
+            for t in np.arange(0.0, 10.0, 0.5):
+                reader.frames_at([t])
+        assert 3.0 < t < 7.0  # the damage is in the middle
+        assert mf.frame_index_of(reader.frames_at([9.0])[0]) == 270
+
+
 @pytest.mark.parametrize("name", ["zero_byte", "text_as_mp3", "truncated_m4a"])
 def test_bad_files_as_video(bad_inputs, name):
     with pytest.raises(DecodeError) as caught:

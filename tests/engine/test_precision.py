@@ -128,3 +128,21 @@ def test_slowfast_stays_exact_by_default_because_the_shipped_model_can_tell(emom
     errors = fidelity.Fidelity.concatenate(list(video_fidelity.values()))
     shift = _worst_case(emomv_data, "B", music_errors=None, video_errors=errors)
     assert shift.max_map_change > MAX_MAP_CHANGE, shift
+
+
+def test_the_library_records_each_tracks_precision(tmp_path, vggish_pair):
+    """The indexer stores how each track's features were computed; re-indexed exact, the record follows."""
+    from emomv_desktop.engine.indexer import index_library
+    from emomv_desktop.engine.library import Library
+    from tests import media_factory as mf
+
+    fast, exact = vggish_pair
+    folder = tmp_path / "music"
+    folder.mkdir()
+    mf.write_audio(folder / "a.flac", seconds=3.0)
+    with Library(tmp_path / "lib.sqlite3") as library:
+        index_library(library, fast, folders=[folder])
+        assert [t.precision for t in library.tracks()] == [fast.precision]
+        mf.write_audio(folder / "a.flac", seconds=4.0)  # changed: indexed again, exact this time
+        index_library(library, exact, folders=[folder])
+        assert [t.precision for t in library.tracks()] == ["fp32"]

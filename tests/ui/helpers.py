@@ -47,11 +47,12 @@ def index_and_make_model(music: Path, db: Path, model_path: Path, vggish, card: 
     """
     import torch
 
+    from emomv_desktop.engine.indexer import index_library
     from emomv_desktop.engine.library import Library
     from emomv_desktop.engine.model import RetrievalModel, save_model
 
     with Library(db) as library:
-        report = library.index(vggish, folders=[music])
+        report = index_library(library, vggish, folders=[music])
         windows = library.window_features(vggish.backbone_id)
     torch.manual_seed(SEED)
     model = RetrievalModel().eval()
