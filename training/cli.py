@@ -33,8 +33,8 @@ from .reproduce import REPORT_FILE, ReproduceConfig, main_command, reproduce
 PROG = "emomv-train"
 DEFAULT_THREADS = 1
 """The models are tiny (a 256 x 2304 x 64 matmul is the largest op): one thread per process is as fast as two on
-an idle machine and 10-30x faster when other processes share the cores (OpenMP threads then wait on each other;
-measured by benchmarks/bench_train.py). Use ``--jobs`` to use more cores."""
+an idle machine and much faster when other processes share the cores (OpenMP threads then wait on each other;
+``benchmarks/bench_train.py`` measures it, docs/training.md has the figures). Use ``--jobs`` to use more cores."""
 
 
 def _print_progress(progress: Progress) -> None:

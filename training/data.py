@@ -1,4 +1,5 @@
-"""Loaders for the EmoMV feature files (the authors' layout), with the invariants of protocol.md checked.
+"""Loaders for the EmoMV feature files (the authors' layout), with the release's invariants checked
+(row counts, labels, feature rows matching CSV rows).
 
 Layout of one dataset folder (``DS1_EmoMV_A``, ``DS2_EmoMV_B``, ``DS3_EmoMV_C``)::
 
@@ -13,7 +14,7 @@ raises :class:`MissingDataError`, which names the file and where the full collec
 
 Features stay raw here: standardisation is part of each model (scaler buffers fitted on the rows it trains
 on), so a saved model carries it. Either modality may be absent from a :class:`PairSplit` (EmoMV-A and
-EmoMV-B ship music-only splits), which is what issue 5's masked training builds on.
+EmoMV-B ship music-only splits), which the masked losses of ``training/recipe.py`` build on.
 """
 
 from __future__ import annotations
@@ -25,12 +26,11 @@ import re
 from pathlib import Path
 from typing import Callable, Sequence
 
-import h5py
 import numpy as np
 import torch
 
 from emomv_desktop.engine.emotions import Emotion
-from emomv_desktop.engine.errors import PathError
+from emomv_desktop.engine.errors import EngineError, PathError
 from emomv_desktop.engine.protocol import MUSIC_FEATURE_DIM, VIDEO_FEATURE_DIM
 
 FULL_COLLECTION = "get the full EmoMV collection from Zenodo, doi 10.5281/zenodo.7011072"
@@ -46,6 +46,22 @@ class MissingDataError(PathError):
 
 class DataFormatError(PathError):
     """A file is present but does not have the layout or the invariants of the EmoMV release."""
+
+
+class MissingExtraError(EngineError):
+    """A package of the ``train`` extra is not installed."""
+
+    def __init__(self, package: str, what: str) -> None:
+        super().__init__(f"{what} needs {package}, part of the train extra: pip install 'emomv-desktop[train]'")
+
+
+def _h5py():
+    """h5py, imported on first use: the app never reads HDF5, so it is in the ``train`` extra only."""
+    try:
+        import h5py
+    except ImportError:
+        raise MissingExtraError("h5py", "reading the EmoMV feature files (.h5)") from None
+    return h5py
 
 
 class Split(str, enum.Enum):
@@ -273,6 +289,7 @@ def _emotion(path: Path, row_number: int, index_text: str, label_text: str | Non
 def read_features(path: Path, modality: Modality, what: str) -> torch.Tensor:
     """An h5 feature matrix as float32 ``(N, dim)`` (the DS1 retrieval VGGish file is float64)."""
     _require(path, what)
+    h5py = _h5py()
     try:
         with h5py.File(path, "r") as f:
             keys = list(f.keys())

@@ -1,4 +1,4 @@
-"""The training loop of the EmoMV code (protocol.md), made fast for tiny models on a CPU.
+"""The training loop of the EmoMV authors' code, made fast for tiny models on a CPU.
 
 Adam (lr 1e-4, coupled L2 weight decay 0.1: ``torch.optim.Adam``'s, not AdamW), batch 256, train rows
 shuffled every epoch, at most 1000 epochs, early stopping with patience 20 on the validation loss (the same

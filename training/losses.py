@@ -1,7 +1,7 @@
-"""Training objectives, all loss weights 1 (protocol.md).
+"""Training objectives, all loss weights 1 (as in the authors' code).
 
 Each objective is ``loss(model, batch) -> scalar`` on a :class:`training.data.PairSplit` batch, so the loop
-does not know which model it trains. (Issue 5's masked losses for rows lacking a modality plug in here.)
+does not know which model it trains. (The recipe's masked losses for rows lacking a modality plug in here.)
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The shipped model's recipe (issue 5): every labelled example, masked losses, a blended score, calibration.
+"""The shipped model's recipe: every labelled example, masked losses, a blended score, calibration.
 
 Data. Pair rows (a video and a music with the match label and both emotions) come from every split whose
 SlowFast file exists: EmoMV-C train and val, EmoMV-B val, and the B and C retrieval sets (their segments with
@@ -386,13 +386,8 @@ def flatten(figures: dict[str, Any], prefix: str = "") -> dict[str, float]:
 
 
 def summarise(per_seed: Sequence[dict[str, float]]) -> dict[str, dict[str, float]]:
-    """Per figure: mean, std (population), min, max over seeds."""
-    out = {}
-    for key in per_seed[0]:
-        values = np.array([run[key] for run in per_seed], dtype=np.float64)
-        out[key] = {"mean": float(values.mean()), "std": float(values.std()), "min": float(values.min()),
-                    "max": float(values.max())}
-    return out
+    """Per figure: :func:`metrics.seed_summary` over seeds (mean, sample std, min, max)."""
+    return {key: metrics.seed_summary([run[key] for run in per_seed]) for key in per_seed[0]}
 
 
 HELD_OUT = ("C", "B")
@@ -442,7 +437,7 @@ def evaluate_recipe(
 
 def format_recipe_result(result: dict[str, Any]) -> str:
     """A plain-text table of the headline figures of :func:`evaluate_recipe`."""
-    lines = [f"clean protocol, seeds {result['seeds']}: mean ± std [min, max]"]
+    lines = [f"clean protocol, seeds {result['seeds']}: mean ± std [min, max]; {metrics.SEED_STD}"]
     headline = ("retrieval.v2m.mAP", "retrieval.m2v.mAP", "retrieval.v2m.cb_mAP", "retrieval.m2v.cb_mAP",
                 "retrieval.v2m.top1", "retrieval.m2v.top1", "pairs.pair_auc", "pairs.v2m.mAP", "pairs.m2v.mAP",
                 "pairs.video_emotion_accuracy", "pairs.music_emotion_accuracy", "pairs.video_ece_raw",

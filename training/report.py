@@ -1,7 +1,7 @@
 """Seed statistics beside the paper's figures and the floors: ``results.json`` and ``report.md``.
 
-Every figure is in the paper's units (accuracy, top-K, mAP in %; F1, AUC as fractions) as
-mean ± std [min, max] over seeds (std with ddof=1; 0 for one seed). Where the paper gives the figure, the
+Every figure is in the paper's units (accuracy, top-K, mAP in %; F1, AUC as fractions) as mean ± std [min, max]
+over seeds (:func:`training.metrics.seed_summary`: the sample std, ddof=1). Where the paper gives the figure, the
 report says whether it lies inside, above or below our seed range (allowing for the paper's rounding).
 """
 
@@ -16,7 +16,7 @@ import numpy as np
 
 from .experiments import BASELINE, MUSIC_EMOTION, OURS, TABLES, VIDEO_EMOTION, Direction, MetricKey, Task, Variant, metric_key
 from .floors import ALWAYS_MATCHED, CONSTANT, RANDOM, always_matched, retrieval_floors
-from .metrics import CLASSIFICATION_METRICS, RETRIEVAL_METRICS, ArrayLike
+from .metrics import CLASSIFICATION_METRICS, RETRIEVAL_METRICS, ArrayLike, seed_summary
 from .paper import PERCENT_METRICS, ROUNDING, paper_figure, to_paper_units
 
 INSIDE, ABOVE, BELOW = "inside", "above", "below"
@@ -53,12 +53,11 @@ class Record:
 
 
 def _record(dataset: str, key: MetricKey, values: Sequence[float], seeds: int | None) -> Record:
-    v = np.array([to_paper_units(key.metric, x) for x in values], dtype=np.float64)
-    std = float(v.std(ddof=1)) if len(v) > 1 else 0.0
+    summary = seed_summary([to_paper_units(key.metric, x) for x in values])
     return Record(
         dataset, key.table, key.task.value, key.variant.value, key.model,
-        key.direction.value if key.direction else None, key.metric, float(v.mean()), std, float(v.min()),
-        float(v.max()), seeds, paper_figure(dataset, key.task, key.variant, key.model, key.direction, key.metric),
+        key.direction.value if key.direction else None, key.metric, **summary, seeds=seeds,
+        paper=paper_figure(dataset, key.task, key.variant, key.model, key.direction, key.metric),
     )
 
 
@@ -177,8 +176,8 @@ def paper_position_summary(records: Sequence[Record]) -> str:
 # ------------------------------------------------------------------------------ protocols side by side
 
 _MARKS = {INSIDE: "", ABOVE: " ▲", BELOW: " ▼"}
-COMPARISON_LEGEND = ("Cells: mean ± std [min, max] over seeds; ▲ the paper's figure lies above our seed range, ▼ below "
-                     "it, no mark: inside it.")
+COMPARISON_LEGEND = ("Cells: mean ± std [min, max] over seeds (sample std, ddof=1); ▲ the paper's figure lies "
+                     "above our seed range, ▼ below it, no mark: inside it.")
 
 
 def comparison_markdown(by_protocol: dict[str, Sequence[Record]]) -> list[str]:

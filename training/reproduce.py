@@ -33,6 +33,7 @@ from .experiments import RUNNERS, DatasetBundle, Protocol, RunOutput, RunSpec, V
 from .loop import TrainConfig
 from .paper import to_paper_units
 from .models import BaselineConfig, ClassifierConfig
+from .metrics import SEED_STD
 from .report import Record, aggregate, sort_records, dataset_tables, floor_records, paper_position_summary, write_results
 
 RESULTS_FILE, REPORT_FILE, PARAMS_FILE, MODELS_DIR = "results.json", "report.md", "params.json", "models"
@@ -243,7 +244,8 @@ def _write_report(path: Path, config: ReproduceConfig, result: ReproduceResult, 
         "",
         f"Protocol: {_PROTOCOL_TEXT[config.protocol].format(holdout=config.holdout)}.",
         f"Seeds: {config.seed_list[0]}..{config.seed_list[-1]} ({config.seeds}); every figure is mean ± std "
-        "[min, max] over seeds. Units as in the paper: accuracy, top-K and mAP in %, F1 and AUC as fractions. "
+        f"[min, max] over seeds ({SEED_STD}). Units as in the paper: accuracy, top-K and mAP in %, F1 and AUC "
+        "as fractions. "
         "`cb_mAP` is the class-balanced mAP (mean over emotion classes of the mean AP of that class's queries); "
         "the paper does not report it.",
         "Floors: `random ranking` is the exact expected value over random rankings; `constant ranking` ranks "

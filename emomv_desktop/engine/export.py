@@ -24,6 +24,7 @@ import numpy as np
 from . import media
 from .emotions import Emotion
 from .errors import DecodeError, PathError
+from .fileio import atomic_path, write_atomically
 from .jobs import CancelToken, ProgressCallback, check, report
 from .paths import display_path
 
@@ -103,21 +104,6 @@ def results_document(
     }
 
 
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        write(tmp)
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise PathError(path, f"cannot write ({exc.strerror or exc})") from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_results_json(
     path: Path | str, suggestions: Sequence["Suggestion"], query: "VideoQuery | None" = None, **extra: Any
 ) -> Path:
@@ -127,7 +113,7 @@ def write_results_json(
     def write(tmp: Path) -> None:
         tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
-    return _write_atomically(Path(path), write)
+    return write_atomically(path, write)
 
 
 def write_results_csv(path: Path | str, suggestions: Sequence["Suggestion"]) -> Path:
@@ -145,7 +131,7 @@ def write_results_csv(path: Path | str, suggestions: Sequence["Suggestion"]) -> 
                 record.update({f"p_{label}": p for label, p in probs.items()})
                 writer.writerow(record)
 
-    return _write_atomically(Path(path), write)
+    return write_atomically(path, write)
 
 
 # ----------------------------------------------------------------------------------- preview MP4
@@ -327,14 +313,9 @@ def export_preview(
     video, track, output = Path(video), Path(track), Path(output)
     media.probe_video(video)  # the engine's own checks and messages for files that are no usable video/audio
     media.probe_audio(track)
-    tmp = output.with_name(f".{output.stem}.part{output.suffix}")
-    try:
-        with _open_input(video) as video_in, _open_input(track) as track_in:
-            result = _write_preview(video_in, track_in, start, tmp, output, progress, cancel)
-        tmp.replace(output)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with _open_input(video) as video_in, _open_input(track) as track_in, atomic_path(output) as tmp:
+        tmp.touch()  # FFmpeg opens its output lazily: an unwritable folder must fail here, naming the output
+        result = _write_preview(video_in, track_in, start, tmp, output, progress, cancel)
     report(progress, result.duration, result.duration, "done")
     return result
 

@@ -178,7 +178,8 @@ class _NativeAudio:
 def _downmix(data: np.ndarray, channel_axis: int) -> np.ndarray:
     """Mono float32 = the mean of the channels (torchvggish's downmix).
 
-    A matrix-vector product: numpy's ``mean`` over a short axis of a long array is ~50x slower.
+    A matrix-vector product: numpy's ``mean`` over a short axis of a long array is much slower (the figures:
+    docs/engine-features.md, Decoding).
     """
     channels = data.shape[channel_axis]
     if channels == 1:

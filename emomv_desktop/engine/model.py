@@ -1,15 +1,15 @@
 """The EmoMV retrieval model: the one definition shared by the app and by ``training/``.
 
-Architecture (EmoMV paper Sec. 5.1 / 6.1, details from the authors' code, see protocol.md):
+Architecture (EmoMV paper Sec. 5.1 / 6.1, the details as the authors' released code has them):
 
 * input layers ``Linear(2304->64)`` (video) and ``Linear(128->64)`` (music), no activation;
 * a projection head per modality: ``p = fc1(x); h = dropout(fc2(gelu(p))); h = gelu(h) + p;
   h = LayerNorm(h)``; the embedding is ``normalize(gelu(h))`` (64-d, unit length);
 * multi-task: ``Linear(64->5)`` emotion heads on ``gelu`` of the input-layer output;
 * score: cosine similarity of the two embeddings (the paper's); a model may add the agreement of its two
-  emotion distributions, ``score = cos + agreement_weight * <p_video, p_music>`` (issue 5's recipe, in the
-  spirit of EMID's semantic + emotional score). :meth:`RetrievalModel.score_vector` turns either into one
-  dot product, so the engine ranks a whole library with one matrix-vector product;
+  emotion distributions, ``score = cos + agreement_weight * <p_video, p_music>`` (the shipped recipe,
+  docs/model.md; in the spirit of EMID's semantic + emotional score). :meth:`RetrievalModel.score_vector`
+  turns either into one dot product, so the engine ranks a whole library with one matrix-vector product;
 * displayed emotion probabilities are ``softmax(logits / T)`` with a per-head temperature fitted on held-out
   data (calibration); the agreement term uses the raw ``softmax(logits)`` the recipe was selected with.
 
@@ -25,7 +25,6 @@ training data and figures, the sha256 of the weights file).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from torch.nn import functional as F
 
 from .emotions import NUM_EMOTIONS
 from .errors import ModelFileError
+from .fileio import atomic_path, sha256_of, write_text_atomically
 from .protocol import FEATURE_PROTOCOL, MUSIC_FEATURE_DIM, PROTOCOL_KEYS, VIDEO_FEATURE_DIM
 
 CHECKPOINT_FORMAT = "emomv-retrieval-model"
@@ -225,14 +225,6 @@ def card_path_for(weights_path: Path | str) -> Path:
     return p.with_name(p.stem + ".card.json")
 
 
-def sha256_of(path: Path | str, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def save_model(path: Path | str, model: RetrievalModel, card: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write ``path`` (weights + config) and its card; returns the card as written.
 
@@ -247,16 +239,15 @@ def save_model(path: Path | str, model: RetrievalModel, card: dict[str, Any] | N
         "config": model.config.to_dict(),
         "state_dict": state,
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
     card = dict(card or {})
     card.setdefault("format", CHECKPOINT_FORMAT)
     card["config"] = model.config.to_dict()
     card.setdefault("feature_protocol", FEATURE_PROTOCOL)
     card["weights_file"] = path.name
     card["weights_sha256"] = sha256_of(path)
-    card_path_for(path).write_text(json.dumps(card, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    write_text_atomically(card_path_for(path), json.dumps(card, indent=2, sort_keys=False) + "\n")
     return card
 
 

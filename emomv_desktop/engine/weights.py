@@ -35,6 +35,7 @@ import torch
 
 from . import paths
 from .errors import Cancelled, WeightsError
+from .fileio import sha256_of, write_text_atomically
 from .jobs import CancelToken, ProgressCallback, check, report
 from .protocol import MUSIC_BACKBONE, VIDEO_BACKBONE
 
@@ -165,16 +166,6 @@ def _part_path(path: Path) -> Path:
 
 
 # --------------------------------------------------------------------------------------------------- status
-def sha256_of(path: Path, *, cancel: CancelToken | None = None) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES * 8):
-            check(cancel)
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _read_record(path: Path) -> dict | None:
     try:
         return json.loads(_record_path(path).read_text(encoding="utf-8"))
@@ -185,7 +176,7 @@ def _read_record(path: Path) -> dict | None:
 def weight_status(key: str) -> WeightStatus:
     """present (verified file whose sha256 still matches its record), missing, or corrupt, with a message.
 
-    Re-hashes the file (~0.5 s for 300 MB): call it from a worker, not a GUI thread.
+    Re-hashes the file (its cost: docs/engine-features.md): call it from a worker, not a GUI thread.
     """
     spec = _spec(key)
     path = weight_path(key)
@@ -283,9 +274,7 @@ def _install(spec: WeightSpec, candidate: Path, sha256: str, source: str) -> Pat
         "source": source,
         "verified_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    tmp_record = _record_path(candidate).with_suffix(".tmp")
-    tmp_record.write_text(json.dumps(record, indent=2), encoding="utf-8")
-    os.replace(tmp_record, _record_path(target))
+    write_text_atomically(_record_path(target), json.dumps(record, indent=2))
     os.replace(candidate, target)
     return target
 

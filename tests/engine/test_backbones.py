@@ -96,7 +96,7 @@ def test_vggish_loads_the_state_dict_it_is_given(vggish):
     with torch.inference_mode():
         expected = donor(examples.unsqueeze(1))
     torch.testing.assert_close(loaded.embed(examples), expected, rtol=1e-4, atol=1e-6)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="Missing key.*features.0.bias"):
         backbones.VGGishExtractor.build({"features.0.weight": torch.zeros(1)}, "cpu")
 
 

@@ -168,5 +168,5 @@ def test_bad_inputs_are_decode_errors_naming_the_file(media, tmp_path, video, tr
 def test_missing_inputs_and_unwritable_outputs(media, tmp_path):
     with pytest.raises(DecodeError, match="gone.mp4"):
         export.export_preview(tmp_path / "gone.mp4", media["track"], 0.0, tmp_path / "p.mp4")
-    with pytest.raises(PathError):
+    with pytest.raises(PathError, match="missing-dir.*p.mp4: cannot write"):
         export.export_preview(media["video"], media["track"], 0.0, tmp_path / "missing-dir" / "p.mp4")

@@ -22,7 +22,6 @@ from emomv_desktop.engine.indexer import index_library
 from emomv_desktop.engine.library import Library, TrackStatus
 
 from .. import media_factory
-from .test_library import vggish  # noqa: F401 - the session fixture
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STALL_AT_TRACK = 3
@@ -65,7 +64,7 @@ def wait_for_line(process: subprocess.Popen, prefix: str, timeout: float) -> str
     raise AssertionError(f"child never printed {prefix!r}: {process.stderr.read()}")
 
 
-def test_kill_9_mid_transaction_loses_only_the_track_in_flight(tmp_path, vggish):  # noqa: F811
+def test_kill_9_mid_transaction_loses_only_the_track_in_flight(tmp_path, vggish):
     music = tmp_path / "music"
     music.mkdir()
     for i in range(TRACKS):

@@ -19,7 +19,6 @@ import pytest
 from emomv_desktop.engine import indexer as indexer_module
 from emomv_desktop.engine import library as library_module
 from emomv_desktop.engine.errors import PathError
-from emomv_desktop.engine.features import AudioInfo, TrackFeatures
 from emomv_desktop.engine.indexer import index_library
 from emomv_desktop.engine.library import (
     GEOMETRY,
@@ -34,12 +33,7 @@ from emomv_desktop.engine.library import schema as schema_module
 from emomv_desktop.engine.paths import display_path
 from emomv_desktop.engine.protocol import MUSIC_BACKBONE, MUSIC_FEATURE_DIM, VGGISH_FRAME_SECONDS
 
-
-def make_features(path: Path, frames: int, *, seed: int = 0, duration: float | None = None, title=None):
-    rng = np.random.default_rng(seed)
-    duration = frames * VGGISH_FRAME_SECONDS + 0.5 if duration is None else duration
-    info = AudioInfo(path, duration, 44100, 2, "pcm_s16le", title=title)
-    return TrackFeatures(rng.random((frames, MUSIC_FEATURE_DIM), dtype=np.float32), duration, info)
+from .helpers import make_features
 
 
 def store(lib: Library, folder: Path, name: str | bytes, frames: int, *, seed: int = 0, backbone=MUSIC_BACKBONE):
@@ -137,7 +131,7 @@ def test_track_and_windows_are_one_transaction(lib, folder, monkeypatch):
         raise RuntimeError("crash between the track row and its windows")
 
     monkeypatch.setattr(Library, "_write_windows", crash)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="crash between the track row"):
         store(lib, folder, "lost.wav", 20, seed=2)
     assert [t.path.name for t in lib.tracks()] == ["kept.wav"]
     with sqlite3.connect(lib.path) as raw:
@@ -253,12 +247,6 @@ from .. import media_factory  # noqa: E402
 LONG_SECONDS = 40.0  # three 30 s windows (hop 4.8 s, the last aligned to the end)
 
 
-@pytest.fixture(scope="session")
-def vggish() -> VGGishExtractor:
-    """The real VGGish network with random weights (the pretrained file cannot be downloaded here)."""
-    return VGGishExtractor.build(None, "cpu")
-
-
 class Rebranded:
     """The real extractor under another backbone id, as after an upgrade of the pretrained weights."""
 
@@ -364,7 +352,7 @@ def test_bad_inputs_are_recorded_and_the_rest_indexes(tmp_path, vggish, monkeypa
         assert BAD_REASONS[name] in failures[bad[name]], (name, failures.get(bad[name]))
         assert errors[bad[name]] == failures[bad[name]]
     assert "permission denied" in errors[locked].lower()
-    # an .mp4 with an audio track is a music video: its audio is indexed (issue 10; it used to be ignored)
+    # an .mp4 with an audio track is a music video: its audio is indexed (it used to be ignored)
     assert indexed == {folder / "good.ogg", bad["multichannel_96k"], bad["non_utf8_name"], bad["no_video_mp4"]}
     assert bad["no_video_mp4"] not in failures
     assert (report.indexed, report.failed) == (4, 5)

@@ -33,9 +33,10 @@ def test_emotion_parse_maps_every_dataset_spelling():
     }
     for text, emotion in spellings.items():
         assert Emotion.parse(text) is emotion, text
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown emotion label 'neutral'"):
         Emotion.parse("neutral")
-    assert EMOTION_LABELS == ("exciting", "fearful", "tense", "sad", "relaxing")
+    # each label names the emotion of its index (the datasets' integer column; the heads' output order)
+    assert [int(Emotion.parse(label)) for label in EMOTION_LABELS] == list(range(len(Emotion)))
 
 
 def test_projection_head_matches_the_written_recipe():
@@ -136,5 +137,9 @@ def test_load_refuses_tampered_weights_and_foreign_protocol(tmp_path):
         load_model(tmp_path / "absent.pt")
 
 
-def test_feature_protocol_dims():
-    assert FEATURE_PROTOCOL["video"]["dim"] == 2304 and FEATURE_PROTOCOL["music"]["dim"] == 128
+def test_the_default_model_takes_the_feature_protocols_dims():
+    model = RetrievalModel().eval()
+    video, music = FEATURE_PROTOCOL["video"]["dim"], FEATURE_PROTOCOL["music"]["dim"]
+    assert (model.video_in.in_features, model.music_in.in_features) == (video, music)
+    pair = model.embed_video(torch.rand(2, video)), model.embed_music(torch.rand(2, music))
+    assert pair[0].embedding.shape == pair[1].embedding.shape == (2, model.config.embed_dim)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sys
 
-import pytest
-
 from emomv_desktop.engine import paths
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same parser, published as tomli for 3.10 (in the test extra there)
+    import tomli as tomllib
 
 
 def test_resources_come_from_the_checkout_first(monkeypatch, tmp_path):
@@ -32,7 +35,6 @@ def test_an_installed_wheel_finds_its_data_files(monkeypatch, tmp_path):
 
 def test_the_wheel_ships_what_resources_holds():
     """pyproject's data-files list every shipped file, so a wheel install has the model, its card and the icon."""
-    tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11 on")
     config = tomllib.loads((paths.PROJECT_ROOT / "pyproject.toml").read_text())
     listed = {name for files in config["tool"]["setuptools"]["data-files"].values() for name in files}
     shipped = {str(p.relative_to(paths.PROJECT_ROOT)) for p in paths.RESOURCES_DIR.rglob("*") if p.is_file()}

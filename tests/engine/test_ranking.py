@@ -13,7 +13,7 @@ from emomv_desktop.engine.model import ModelConfig, RetrievalModel
 from emomv_desktop.engine.protocol import MUSIC_BACKBONE, VIDEO_FEATURE_DIM
 from emomv_desktop.engine.ranking import RankFilter, Ranker, RankingError, embed_query
 
-from .test_library import make_features
+from .helpers import make_features
 
 FRAMES = (3, 31, 36, 47, 80, 12, 64, 33, 100, 40, 5, 58)
 

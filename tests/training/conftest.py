@@ -1,5 +1,5 @@
 """Training tests run the tiny EmoMV models with one torch thread, as ``emomv-train`` does by default:
-with other processes on the cores, two threads made each epoch 6-7x slower (benchmarks/bench_train.py)."""
+with other processes on the cores two threads are much slower (figures: docs/training.md)."""
 
 from __future__ import annotations
 

@@ -16,14 +16,14 @@ import torch
 
 from emomv_desktop.engine.emotions import Emotion
 from training.data import (
-    BOTH, DataFormatError, MissingDataError, Modality, dataset_spec, grouped_holdout, load_pairs, load_retrieval,
-    pair_groups,
+    BOTH, DataFormatError, MissingDataError, MissingExtraError, Modality, dataset_spec, grouped_holdout, load_pairs,
+    load_retrieval, pair_groups,
 )
 from training.experiments import Protocol, load_bundle, stopping_split
 
 PROJECT = Path(__file__).resolve().parents[2]
 
-# protocol.md: total = matched / mismatched
+# the release's pair counts: total = matched / mismatched
 COUNTS = {("A", "train"): (4110, 2208), ("A", "val"): (556, 310), ("B", "train"): (496, 248),
           ("B", "val"): (120, 60), ("C", "train"): (360, 180), ("C", "val"): (96, 48)}
 VIDEO_PRESENT = {("B", "val"), ("C", "train"), ("C", "val")}
@@ -60,7 +60,7 @@ def test_label_mapping_title_case_and_integer_columns(emomv_data):
 
 
 def test_feature_rows_follow_csv_rows(emomv_data):
-    """The retrieval set's first half is feature-identical to the matched val rows (protocol.md)."""
+    """The retrieval set's first half is feature-identical to the matched val rows (a property of the release)."""
     val, retrieval = load_pairs(emomv_data, "C", "val"), load_retrieval(emomv_data, "C")
     assert val.ids[:48] == retrieval.ids[:48]
     assert torch.equal(val.video[:48], retrieval.video[:48]) and torch.equal(val.music[:48], retrieval.music[:48])
@@ -155,6 +155,14 @@ def test_broken_invariants_are_clear_errors(tmp_path):
         load_pairs(tmp_path / "three", "C", "val", (Modality.MUSIC,))
 
 
+def test_without_h5py_the_loader_names_the_train_extra(tmp_path, monkeypatch):
+    rows = ["Dataset3/DS3_val_match/,abc_01,1,Exciting,Exciting,0,0"]
+    _write_pairs(tmp_path / "DS3_EmoMV_C", rows, 1)
+    monkeypatch.setitem(sys.modules, "h5py", None)  # what an install without the train extra sees
+    with pytest.raises(MissingExtraError, match=r"h5py, part of the train extra: pip install 'emomv-desktop\[train\]'"):
+        load_pairs(tmp_path, "C", "val", (Modality.MUSIC,))
+
+
 def test_groups_join_segments_of_one_source_video():
     source_of = dataset_spec("C").source_of
     ids = ["abc_def_ghi_03", "abc_def_ghi_03_PAIR_xyz_01", "xyz_02", "other_00", "q_1_PAIR_r_2", "r_5"]
@@ -173,7 +181,7 @@ def test_clean_holdout_shares_no_source_video_with_the_fit_rows(emomv_data):
         return {re.sub(r"_\d+$", "", seg) for pair in split.ids for seg in pair.split("_PAIR_")}
 
     assert not sources(fit) & sources(held)
-    assert not sources(bundle.train) & sources(bundle.val)  # DS3 train and val share no source (protocol.md)
+    assert not sources(bundle.train) & sources(bundle.val)  # DS3 train and val share no source (as released)
     paper_fit, paper_stop = stopping_split(bundle, Protocol.PAPER, seed=3, holdout=0.2)
     assert paper_fit is bundle.train and paper_stop is bundle.val
     # each seed draws its own hold-out

@@ -17,7 +17,8 @@ from emomv_desktop.engine.pipeline import load_retrieval_model
 from emomv_desktop.engine.protocol import FEATURE_PROTOCOL, MUSIC_BACKBONE, VIDEO_BACKBONE
 from emomv_desktop.ui.about import card_rows, shown_card
 from training.cli import main
-from training.fit import DATA_PLACEHOLDER
+from training.fit import DATA_PLACEHOLDER, clean_summary
+from training.metrics import SEED_STD
 
 SHIPPED = paths.RESOURCES_DIR / paths.SHIPPED_MODEL_NAME
 CHECKED = ("retrieval.v2m.mAP", "retrieval.m2v.mAP", "retrieval.v2m.cb_mAP", "retrieval.m2v.cb_mAP",
@@ -64,6 +65,15 @@ def test_the_cards_clean_protocol_figures_come_from_its_command(shipped, emomv_d
     for name in CHECKED:
         low, high = clean["figures"]["C"][name]["min"], clean["figures"]["C"][name]["max"]
         assert low - 1e-6 <= figures[name] <= high + 1e-6, (name, figures[name], low, high)
+
+
+def test_the_cards_headline_is_its_figures_and_says_which_std():
+    card = json.loads(card_path_for(SHIPPED).read_text(encoding="utf-8"))
+    clean = card["clean_protocol"]
+    assert clean["std"] == SEED_STD
+    headline = {k: v for k, v in card["summary"].items() if k.startswith("clean protocol")}
+    assert headline == clean_summary(clean["figures"], len(clean["seeds"])) and len(headline) == len(clean["figures"])
+    assert all("sample std" in k for k in headline)
 
 
 @pytest.mark.parametrize("tamper, fragment", [

@@ -75,7 +75,7 @@ def test_emotion_chart_paints_the_top_emotion_in_the_palette_highlight(qtbot):
         if image.pixelColor(x, int(row * i + row / 2)) == QColor(10, 200, 30)
     }
     assert highlighted == {int(Emotion.SAD)}
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="expected 5 probabilities, got 2"):
         chart.set_probabilities([0.5, 0.5])
     chart.set_probabilities(None)
     assert chart.top_emotion() is None

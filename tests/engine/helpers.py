@@ -1,0 +1,18 @@
+"""Builders shared by the engine tests (no fixtures: those live in conftest.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from emomv_desktop.engine.features import AudioInfo, TrackFeatures
+from emomv_desktop.engine.protocol import MUSIC_FEATURE_DIM, VGGISH_FRAME_SECONDS
+
+
+def make_features(path: Path, frames: int, *, seed: int = 0, duration: float | None = None, title=None):
+    """Random VGGish frame features of a ``frames``-frame track at ``path`` (what indexing stores)."""
+    rng = np.random.default_rng(seed)
+    duration = frames * VGGISH_FRAME_SECONDS + 0.5 if duration is None else duration
+    info = AudioInfo(path, duration, 44100, 2, "pcm_s16le", title=title)
+    return TrackFeatures(rng.random((frames, MUSIC_FEATURE_DIM), dtype=np.float32), duration, info)
