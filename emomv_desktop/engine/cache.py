@@ -28,6 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from .errors import PathError
+from .fileio import atomic_path
+
 __all__ = ["MAGIC", "TextColumn", "read", "text_arrays", "write"]
 
 MAGIC = b"EMOMVAF1"
@@ -90,7 +93,8 @@ def decode_path(raw: bytes) -> Path:
 
 
 def write(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> bool:
-    """Write ``arrays`` with ``meta`` to ``path`` atomically (a temporary file beside it, then ``os.replace``).
+    """Write ``arrays`` with ``meta`` to ``path`` atomically (:func:`fileio.atomic_path`: a hidden sibling, then
+    ``os.replace``), synced to disk before the rename.
 
     Returns False (and logs why) if the file could not be written, e.g. a full or read-only disk: the cache is
     an optimisation, its absence only costs the next start a rebuild.
@@ -106,9 +110,8 @@ def write(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> bo
             break
         start = _aligned(16 + len(header))
     header += b" " * (start - 16 - len(header))
-    temporary = path.with_name(f"{path.name}.tmp-{os.getpid()}-{id(arrays):x}")
     try:
-        with open(temporary, "wb") as out:
+        with atomic_path(path) as temporary, open(temporary, "wb") as out:
             out.write(MAGIC + struct.pack("<Q", len(header)) + header)
             for name, array in arrays.items():
                 out.seek(layout[name]["offset"])
@@ -116,11 +119,9 @@ def write(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> bo
             out.truncate(offset)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(temporary, path)
         return True
-    except OSError as exc:
+    except (OSError, PathError) as exc:
         _log.warning("could not write the cache file %s (%s); it will be rebuilt next time", path, exc)
-        temporary.unlink(missing_ok=True)
         return False
 
 

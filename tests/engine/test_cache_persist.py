@@ -153,7 +153,7 @@ def test_an_unwritable_cache_location_only_costs_a_rebuild(lib, model, builds):
     restart()
     assert [s.path for s in Ranker(lib, model, "m").rank(q)] == first
     assert len(builds) == 2
-    assert not [p for p in lib.path.parent.iterdir() if ".tmp-" in p.name]  # no temporary file left behind
+    assert not [p for p in lib.path.parent.iterdir() if p.name.endswith(".part")]  # no temporary file left
 
 
 def test_refresh_cache_from_a_worker_thread_prepares_the_next_query(lib, model, builds):
