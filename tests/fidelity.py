@@ -124,7 +124,7 @@ class Fidelity:
     def decades(self) -> list[np.ndarray]:
         """The measured element errors of each decade of :data:`SCALE_EDGES` (exact zeros first)."""
         index = _decade(self.element_scale)
-        return [self.element_errors[index == k] for k in range(len(SCALE_EDGES) + 1)]
+        return [self.element_errors[index == k] for k in range(len(SCALE_EDGES) + 2)]
 
     def summary(self) -> str:
         big = np.abs(self.element_errors[self.element_scale >= 0.1])
@@ -134,7 +134,8 @@ class Fidelity:
 
 
 SCALE_EDGES = (1e-4, 1e-3, 1e-2, 1e-1)
-"""Decades of ``|x| / max|x|`` within which the error model draws: [0] exact zeros, then (0, 1e-4), ..., >= 0.1."""
+"""Decades of ``|x| / max|x|`` within which the error model draws: [0] exact zeros, [1] (0, 1e-4), [2] [1e-4,
+1e-3), [3] [1e-3, 1e-2), [4] [1e-2, 0.1), [5] [0.1, 1]."""
 
 
 def _decade(scale: np.ndarray) -> np.ndarray:
@@ -185,8 +186,8 @@ def perturb(features: torch.Tensor, measured: Fidelity, rng: np.random.Generator
         where = index == k
         if not where.any():
             continue
-        if not len(errors):  # a decade the measurement never saw: the nearest larger one's errors
-            errors = next(e for e in decades[k:] if len(e))
+        if not len(errors):  # a decade the measurement never saw: the nearest one's errors
+            errors = decades[min((j for j, e in enumerate(decades) if len(e)), key=lambda j, k=k: abs(j - k))]
         e = (np.abs(errors).max() * rng.choice([-1.0, 1.0], size=where.sum())) if worst else rng.choice(errors, where.sum())
         out[where] = (peak * np.ones_like(x))[where] * e if k == 0 else x[where] * (1 + e)
     return torch.from_numpy(out).float()

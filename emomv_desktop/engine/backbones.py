@@ -55,9 +55,9 @@ class Precision(str, enum.Enum):
     """The backbones' arithmetic: ``EXACT`` is fp32; ``FAST`` is half precision where the hardware has it.
 
     FAST: fp16 autocast on CUDA; bf16 (oneDNN/AMX kernels) on a CPU with native bf16 instructions; fp32 on
-    other CPUs, where bf16 would be emulated and slower. Features move by a bounded amount (per-frame cosine to
-    fp32 >= 0.99999 measured, see docs/engine-features.md and tests/engine/test_precision.py); for the music
-    library the retrieval cannot tell (mAP within 0.1 points).
+    other CPUs, where bf16 would be emulated and slower. Features move by a small, bounded amount, and for the
+    music library the retrieval cannot tell (figures: docs/engine-features.md; bounds asserted in
+    tests/engine/test_precision.py).
     """
 
     EXACT = "exact"
@@ -117,9 +117,9 @@ def _loaded(
     """``model`` with ``state_dict`` loaded strictly (kept random when None), in eval mode on ``device``.
 
     For bf16 on a CPU the linear layers' weights are stored in bf16 once here: under autocast alone VGGish's
-    FC weights (72 M parameters, 4096 wide) are re-cast on every batch, and the FC stack ran no faster than in
-    fp32 (0.087 s vs 0.082 s per 64 examples; 0.022 s pre-cast). Convolution weights are small and stay fp32
-    (autocast casts them), as do the normalisation layers' (they get bf16 activations).
+    large FC weights are re-cast on every batch, which cost all the FC stack's gain (measured, see
+    docs/engine-features.md). Convolution weights are small and stay fp32 (autocast casts them), as do the
+    normalisation layers' (they get bf16 activations).
     """
     if state_dict is not None:
         model.load_state_dict(state_dict, strict=True)
@@ -446,10 +446,10 @@ class SlowFastExtractor:
         (classifier included).
 
         ``state_dict=None`` means random weights (``pretrained`` False). The default is ``EXACT``, unlike
-        VGGish's: bf16 moves a clip's features little (cosine >= 0.99999) but the shipped retrieval model
-        standardises SlowFast dimensions that are nearly constant in its training data (spread down to 1e-7),
-        and under the measured bf16 error distribution its video-to-music mAP moves by more than the bound
-        (docs/engine-features.md). ``FAST`` (5x faster on a CPU with AMX) is for models without that fragility.
+        VGGish's: bf16 moves a clip's features little, but the shipped retrieval model standardises SlowFast
+        dimensions that are nearly constant in its training data, and under the measured bf16 error distribution
+        its video-to-music mAP moves by more than the bound (docs/engine-features.md). ``FAST`` (several times
+        faster on a CPU with AMX) is for models without that fragility.
         """
         device = torch.device(device)
         dtype = compute_dtype(device, precision)

@@ -52,6 +52,19 @@ def test_native_bf16_is_read_from_the_cpu_flags(tmp_path, flags, native):
     assert backbones.cpu_has_native_bf16(tmp_path / "absent") is False
 
 
+def test_the_error_model_moves_every_element_as_measured_for_its_size():
+    """A measurement where every value moved by +1% (zeros stayed zero) moves every value of any size by 1%."""
+    exact = torch.tensor([[4.0, 0.3, 0.02, 1e-3, 2e-5, 0.0], [1.0, 0.5, 0.0, 0.0, 0.0, 0.0]])
+    measured = fidelity.Fidelity.of(exact * 1.01, exact)
+    features = torch.tensor([[10.0, 1.0, 0.1, 0.01, 1e-4, 1e-6, 0.0]])
+    for worst in (False, True):
+        moved = fidelity.perturb(features, measured, np.random.default_rng(0), worst=worst)
+        nonzero = features != 0
+        change = (moved[nonzero] / features[nonzero] - 1).abs()  # worst: the largest |error|, either sign
+        torch.testing.assert_close(change, torch.full_like(change, 0.01), rtol=1e-4, atol=1e-6)
+        assert moved[~nonzero].abs().max() == 0
+
+
 @pytest.fixture(scope="module")
 def vggish_pair():
     return fidelity.vggish_pair(seed=0)
