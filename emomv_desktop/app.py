@@ -13,18 +13,22 @@ def run_gui(video: str | Path | None = None, argv: Sequence[str] | None = None) 
     """Open the main window (analysing ``video`` once the models are loaded); returns the exit code.
 
     ``argv`` goes to ``QApplication`` (Qt options such as ``-platform offscreen``); default ``sys.argv[:1]``.
-    Production path: pretrained weights only — a missing file disables analysis and opens the setup dialog.
+    Production path: pretrained weights only — a missing file disables analysis and opens the setup dialog —
+    unless ``EMOMV_RANDOM_NETWORKS=1`` asks for the demo mode (random backbones, marked in the status bar).
+    Warnings, from worker threads too, go to the log file as well as to stderr.
     """
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
-    from emomv_desktop.engine import paths
+    from emomv_desktop.engine import logs, paths
+    from emomv_desktop.engine.loading import Backends, silence_library_warnings
 
     from .ui.compat import protect_singletons
     from .ui.main_window import APP_TITLE, MainWindow
-    from .ui.sessions import Backends
 
     protect_singletons()  # before any other Qt call: see ui/compat.py
+    silence_library_warnings()
+    logs.capture_warnings()
     app = QApplication.instance() or QApplication(list(argv) if argv is not None else sys.argv[:1])
     app.setApplicationName(APP_ID)
     app.setApplicationDisplayName(APP_TITLE)
@@ -32,7 +36,7 @@ def run_gui(video: str | Path | None = None, argv: Sequence[str] | None = None) 
     icon = paths.resources_dir() / "icons" / "emomv-desktop.svg"
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
-    window = MainWindow(Backends())
+    window = MainWindow(Backends.from_environment())
     window.show()
     window.start(video)
     return app.exec()

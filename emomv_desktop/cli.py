@@ -25,8 +25,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence, TextIO
 
 from .engine.emotions import EMOTION_LABELS, Emotion
-from .engine.errors import EngineError, PathError
+from .engine.errors import EngineError
+from .engine.export import RESULTS_FORMAT as SUGGESTIONS_FORMAT
+from .engine.export import RESULTS_VERSION as SUGGESTIONS_VERSION
 from .engine.jobs import CancelToken, Progress
+from .engine.loading import RANDOM_NETWORKS_ENV, Backends, random_networks_requested
+from .engine.text import clock, error_line
 
 PROG = "emomv-desktop"
 EXIT_OK = 0
@@ -35,9 +39,9 @@ EXIT_CANCELLED = 130
 VIDEO_LENGTH = "video"
 """``--min-duration video``: only tracks at least as long as the video."""
 
-SUGGESTIONS_FORMAT = "emomv-desktop/suggestions"
-SUGGESTIONS_VERSION = 1
 STATUS_FORMAT = "emomv-desktop/library-status"
+RANDOM_NETWORKS_NOTE = (f"{PROG}: note: random networks ({RANDOM_NETWORKS_ENV}=1, demo/test mode): "
+                        "these results mean nothing")
 
 
 class CliError(EngineError):
@@ -45,21 +49,15 @@ class CliError(EngineError):
 
 
 # --------------------------------------------------------------------------------------------- output
-def format_time(seconds: float | None) -> str:
-    """``75.4`` -> ``"01:15"``; an hour or more -> ``"1:02:03"``."""
-    if seconds is None:
-        return "--:--"
-    total = int(round(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
-
-
 class ProgressBar:
-    """A one-line progress bar on a terminal (nothing when ``stream`` is not one); a ``Progress`` callback.
+    """A ``Progress`` callback drawing a tqdm bar on a terminal (nothing when ``stream`` is not one).
 
-    Thread-safe (the indexer reports from its extraction thread) and throttled to ``hz`` redraws.
+    Thread-safe (the indexer reports from its extraction thread) and throttled to ``hz`` redraws. The engine
+    says how far it is (``done``/``total``, a message, a rate for indexing); tqdm draws it.
     """
+
+    KNOWN = "[{bar:%d}] {percentage:3.0f}%% {n:.0f}/{total:.0f}{desc}"
+    UNKNOWN = "{n:g}{desc}"
 
     def __init__(self, stream: TextIO, *, enabled: bool | None = None, width: int = 28, hz: float = 10.0) -> None:
         self.stream = stream
@@ -67,7 +65,7 @@ class ProgressBar:
         self.width = width
         self.interval = 1.0 / hz
         self._last = 0.0
-        self._drawn = False
+        self._bar: Any = None
         self._lock = threading.Lock()
 
     def __call__(self, progress: Progress) -> None:
@@ -78,28 +76,32 @@ class ProgressBar:
             if now - self._last < self.interval and progress.done != progress.total:
                 return
             self._last = now
-            self.stream.write("\r" + self.render(progress) + "\x1b[K")
-            self.stream.flush()
-            self._drawn = True
+            self._draw(progress)
 
-    def render(self, progress: Progress) -> str:
-        fraction = progress.fraction
-        if fraction is None:
-            bar, count = "", f"{progress.done:g}"
-        else:
-            filled = int(fraction * self.width)
-            bar = f"[{'#' * filled}{'.' * (self.width - filled)}] {fraction:4.0%} "
-            count = f"{progress.done:.0f}/{progress.total:.0f}"
+    def _draw(self, progress: Progress) -> None:
+        from tqdm import tqdm
+
         rate = getattr(progress, "tracks_per_minute", None)
-        rate_text = f" {rate:.1f} tracks/min" if rate else ""
         message = progress.message if len(progress.message) <= 48 else "..." + progress.message[-45:]
-        return f"{bar}{count}{rate_text} {message}"
+        desc = (f" {rate:.1f} tracks/min" if rate else "") + f" {message}"
+        known = progress.fraction is not None
+        bar_format = self.KNOWN % self.width if known else self.UNKNOWN
+        if self._bar is None:
+            self._bar = tqdm(file=self.stream, leave=False, ascii=".#", bar_format=bar_format, dynamic_ncols=False,
+                             mininterval=0, total=progress.total if known else None, desc=desc)
+        self._bar.bar_format = bar_format
+        self._bar.total = progress.total if known else None
+        self._bar.n = progress.done
+        self._bar.set_description_str(desc, refresh=False)
+        self._bar.refresh()
 
     def close(self) -> None:
-        if self._drawn:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-            self._drawn = False
+        with self._lock:
+            if self._bar is not None:
+                self._bar.close()
+                self.stream.write("\r\x1b[K")
+                self.stream.flush()
+                self._bar = None
 
 
 @contextlib.contextmanager
@@ -130,10 +132,6 @@ def _cancel_on_interrupt() -> Iterator[CancelToken]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _emotion_dict(probs: Any) -> dict[str, float] | None:
-    return None if probs is None else {label: round(float(p), 6) for label, p in zip(EMOTION_LABELS, probs)}
-
-
 def _emotion_text(emotion: Emotion | None, probs: Any) -> str:
     return "-" if emotion is None else f"{emotion.label} {float(probs[int(emotion)]):.0%}"
 
@@ -143,34 +141,32 @@ def _print_json(data: object) -> None:
     sys.stdout.write("\n")
 
 
+def _note_random_networks(random_networks: bool) -> None:
+    """The one stderr line of the demo/test mode, printed wherever a result is."""
+    if random_networks:
+        print(RANDOM_NETWORKS_NOTE, file=sys.stderr)
+
+
 # ------------------------------------------------------------------------------------------- commands
-def _open_library(args: argparse.Namespace):
-    from .engine.library import Library
-
-    return Library(args.library)
-
-
-def _device(args: argparse.Namespace):
-    from .engine.pipeline import select_device
-
-    return select_device(None if args.device == "auto" else args.device)
+def _backends(args: argparse.Namespace, **overrides: Any) -> Backends:
+    """Where this command's models and library come from (demo mode only with ``EMOMV_RANDOM_NETWORKS=1``)."""
+    device = getattr(args, "device", "auto")
+    return Backends.from_environment(device=None if device == "auto" else device, library_path=args.library,
+                                     model_path=getattr(args, "model", None), **overrides)
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
     from .engine.paths import display_path
+    from .engine.service import IndexSession, LibraryReader
 
-    for folder in args.dirs:
-        if not Path(folder).is_dir():
-            raise PathError(folder, "not a folder (index takes music folders)")
-    with _open_library(args) as library:
-        if not args.dirs and not library.folders():
-            raise CliError(f"the library has no folders yet; add one with `{PROG} index DIR`")
-        from .engine import pipeline  # torch: only once the cheap checks passed
-        from .engine.indexer import index_library
-
-        extractor = pipeline.load_vggish(_device(args))
-        with _cancel_on_interrupt() as token, _progress_bar() as bar:
-            report = index_library(library, extractor, folders=args.dirs or None, progress=bar, cancel=token)
+    backends = _backends(args)
+    session = IndexSession(backends)
+    if not args.dirs:
+        with LibraryReader(backends) as reader:
+            if not reader.snapshot().folders:
+                raise CliError(f"the library has no folders yet; add one with `{PROG} index DIR`")
+    with _cancel_on_interrupt() as token, _progress_bar() as bar:
+        report = session.index(args.dirs or None, bar, token)
     rate = 60 * (report.indexed + report.failed) / report.seconds if report.seconds else 0.0
     speed = report.audio_seconds / report.seconds if report.seconds else 0.0
     print(
@@ -180,13 +176,14 @@ def _cmd_index(args: argparse.Namespace) -> int:
     )
     for path, reason in report.errors:
         print(f"  error: {display_path(path)}: {reason}")
+    _note_random_networks(session.random_networks)
     return EXIT_CANCELLED if report.cancelled else EXIT_OK
 
 
 def _filter_values(args: argparse.Namespace) -> tuple[frozenset[Emotion] | None, float | None]:
-    """``--emotion`` and ``--min-duration`` parsed up front, so a typo fails before the video is analysed.
+    """``--emotion`` and ``--min-duration`` parsed up front, so a typo fails before anything loads.
 
-    ``--min-duration video`` is resolved once the video's length is known (None here).
+    ``--min-duration video`` is resolved once the video's length is known (None here; the service does it).
     """
     min_duration = None
     if args.min_duration is not None and args.min_duration != VIDEO_LENGTH:
@@ -201,148 +198,110 @@ def _filter_values(args: argparse.Namespace) -> tuple[frozenset[Emotion] | None,
     return emotions, min_duration
 
 
-def _clips(args: argparse.Namespace) -> dict[str, int]:
-    if args.clips is None:
-        return {}
-    if args.clips < 1:
-        raise CliError("--clips must be at least 1")
-    return {"clips_per_window": args.clips}
-
-
 def _cmd_suggest(args: argparse.Namespace) -> int:
-    video = Path(args.video)
-    if not video.is_file():
-        raise PathError(video, "video file not found")
+    from .engine import service
+
+    video = service.check_video_path(args.video)
     if args.top is not None and args.top < 1:
         raise CliError("--top must be at least 1")
-    clips = _clips(args)
+    if args.clips is not None and args.clips < 1:
+        raise CliError("--clips must be at least 1")
     emotions, min_duration = _filter_values(args)
-    with _open_library(args) as library:
-        if library.stats().indexed == 0:
+    backends = _backends(args, clips_per_window=args.clips)
+    with service.LibraryReader(backends) as reader:
+        if reader.snapshot().stats.indexed == 0:
             raise CliError(f"the library has no indexed tracks; add music with `{PROG} index DIR`")
-        from .engine import pipeline  # torch: only once the cheap checks passed
-        from .engine.ranking import RankFilter, Ranker, analyse_video, check_filter
+    service.probe_video(video)  # a bad video is refused before torch is even imported
+    from .engine.ranking import RankFilter
 
-        models = pipeline.load_models(_device(args), args.model, **clips)
-        model = models.retrieval.model
-        filters = RankFilter(emotions=emotions, min_duration=min_duration, text=args.text)
-        check_filter(model, filters)  # before minutes of video analysis
+    filters = RankFilter(emotions=emotions, min_duration=min_duration, text=args.text)
+    session = service.InferenceSession(backends)
+    try:
         with _cancel_on_interrupt() as token, _progress_bar() as bar:
-            query = analyse_video(video, models.slowfast, model, progress=bar, cancel=token)
-            if args.min_duration == VIDEO_LENGTH:
-                filters = dataclasses.replace(filters, min_duration=query.duration)
-            ranker = Ranker(library, model, models.retrieval.model_id, backbone_id=models.vggish.backbone_id)
-            ranker.prepare(progress=bar, cancel=token)
-            suggestions = ranker.rank(query, top=args.top, filters=filters)
+            session.load(bar, token)
+            analysis = session.analyse(video, args.top, bar, token, filters=filters,
+                                       at_least_video_length=args.min_duration == VIDEO_LENGTH)
+    finally:
+        session.close()
     if args.json:
-        _print_json(_suggestions_json(query, models.retrieval, filters, suggestions))
+        _print_json(analysis.document())
     else:
-        _print_suggestions(query, suggestions)
+        _print_suggestions(analysis.query, analysis.suggestions)
+    _note_random_networks(analysis.random_networks)
     return EXIT_OK
-
-
-def _suggestions_json(query, retrieval, filters, suggestions) -> dict[str, Any]:
-    """The ``suggest --json`` document (format documented in docs/engine-library.md; bump the version on change)."""
-    from .engine.paths import display_path
-
-    return {
-        "format": SUGGESTIONS_FORMAT,
-        "version": SUGGESTIONS_VERSION,
-        "video": {
-            "path": display_path(query.path),
-            "duration": query.duration,
-            "emotion": None if query.emotion is None else query.emotion.label,
-            "emotion_probs": _emotion_dict(query.emotion_probs),
-        },
-        "model": {"path": display_path(retrieval.path), "id": retrieval.model_id, "multitask": retrieval.multitask},
-        "filters": {
-            "emotions": None if filters.emotions is None else sorted(e.label for e in filters.emotions),
-            "min_duration": filters.min_duration,
-            "text": filters.text,
-        },
-        "suggestions": [
-            {
-                "rank": s.rank,
-                "path": display_path(s.path),
-                "title": s.title,
-                "artist": s.artist,
-                "album": s.album,
-                "duration": s.duration,
-                "score": round(s.score, 6),
-                "best_section": {"start": round(s.best_start, 3), "end": round(s.best_end, 3)},
-                "emotion": None if s.emotion is None else s.emotion.label,
-                "emotion_probs": _emotion_dict(s.emotion_probs),
-            }
-            for s in suggestions
-        ],
-    }
 
 
 def _print_suggestions(query, suggestions) -> None:
     from .engine.paths import display_path
+    from .engine.text import section
 
     mood = "n/a (single-task model)" if query.emotion is None else _emotion_text(query.emotion, query.emotion_probs)
-    print(f"{display_path(query.path)}  {format_time(query.duration)}  video emotion: {mood}")
+    print(f"{display_path(query.path)}  {clock(query.duration)}  video emotion: {mood}")
     if not suggestions:
         print("no track matches the filters")
         return
     print(f"{'#':>3}  {'score':>6}  {'best section':<13}  {'emotion':<13}  {'length':>7}  track")
     for s in suggestions:
         name = " - ".join(x for x in (s.artist, s.title) if x) or s.path.name
-        section = f"{format_time(s.best_start)}-{format_time(s.best_end)}"
         print(
-            f"{s.rank:>3}  {s.score:6.3f}  {section:<13}  {_emotion_text(s.emotion, s.emotion_probs):<13}  "
-            f"{format_time(s.duration):>7}  {name}  ({display_path(s.path)})"
+            f"{s.rank:>3}  {s.score:6.3f}  {section(s.best_start, s.best_end):<13}  "
+            f"{_emotion_text(s.emotion, s.emotion_probs):<13}  {clock(s.duration):>7}  {name}  ({display_path(s.path)})"
         )
 
 
 def _cmd_library_status(args: argparse.Namespace) -> int:
     from .engine.paths import display_path
+    from .engine.service import LibraryReader
 
-    with _open_library(args) as library:
-        stats = library.stats()
-        folders = library.folders()
-        failures = library.failures()
+    with LibraryReader(_backends(args)) as reader:
+        snapshot = reader.snapshot()
+    stats = snapshot.stats
     if args.json:
         _print_json(
             {
                 "format": STATUS_FORMAT,
                 "version": 1,
-                "database": display_path(library.path),
-                "folders": [display_path(f) for f in folders],
+                "random_networks": random_networks_requested(),
+                "database": display_path(snapshot.database),
+                "folders": [display_path(f) for f in snapshot.folders],
                 **dataclasses.asdict(stats),
-                "failures": [{"path": display_path(t.path), "error": t.error} for t in failures],
+                "failures": [{"path": display_path(t.path), "error": t.error} for t in snapshot.failures],
             }
         )
         return EXIT_OK
-    print(f"library: {display_path(library.path)} ({stats.db_bytes / 1e6:.1f} MB)")
-    print(f"folders: {', '.join(display_path(f) for f in folders) or '(none)'}")
+    print(f"library: {display_path(snapshot.database)} ({stats.db_bytes / 1e6:.1f} MB)")
+    print(f"folders: {', '.join(display_path(f) for f in snapshot.folders) or '(none)'}")
     print(f"tracks: {stats.tracks} ({stats.indexed} indexed, {stats.failed} failed), {stats.windows} windows")
-    for track in failures:
+    for track in snapshot.failures:
         print(f"  failed: {display_path(track.path)}: {track.error}")
     return EXIT_OK
 
 
 def _cmd_library_remove(args: argparse.Namespace) -> int:
-    with _open_library(args) as library:
-        dropped = library.remove_folder(args.dir)
-    print(f"removed {args.dir} and its {dropped} tracks from the library")
+    from .engine.service import LibraryReader
+
+    with LibraryReader(_backends(args)) as reader:
+        snapshot = reader.remove_folder(args.dir)
+    print(f"removed {args.dir} and its {snapshot.removed} tracks from the library")
     return EXIT_OK
 
 
 def _cmd_models_status(args: argparse.Namespace) -> int:
-    from .engine import pipeline, weights
+    from .engine import weights
+    from .engine.loading import load_retrieval_model
 
     for key in weights.REGISTRY:
         status = weights.weight_status(key)
         print(f"{key}: {status.state.value}: {status.message}")
     try:
-        loaded = pipeline.load_retrieval_model(args.model)
+        loaded = load_retrieval_model(args.model)
     except EngineError as exc:
-        print(f"retrieval model: missing: {exc}")
+        print(f"retrieval model: missing: {error_line(exc)}")
     else:
         kind = "multi-task" if loaded.multitask else "single-task (no emotion predictions)"
         print(f"retrieval model: present: {loaded.path} ({kind}, id {loaded.model_id[:12]})")
+    if random_networks_requested():
+        print(f"demo/test mode: {RANDOM_NETWORKS_ENV}=1 (missing backbones are built with random weights)")
     return EXIT_OK
 
 
@@ -487,22 +446,39 @@ def _run_gui(video: str | None) -> int:
     return run_gui(video=video)
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+def _never_crash_on_text() -> None:
+    """A name the terminal cannot encode (an ASCII locale, a pipe) prints as ``?`` instead of crashing."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
 
 
 def _guarded(run: Callable[[], int], debug: bool) -> int:
-    """Run a command: known errors -> one line on stderr and exit 1 (traceback first with ``--debug``)."""
+    """Run a command: known errors -> one line on stderr and exit 1 (traceback first with ``--debug``);
+    unexpected ones (bugs) -> their traceback in the log file, one line saying where, exit 1."""
+    from .engine import logs
+    from .engine.loading import silence_library_warnings
+
+    _never_crash_on_text()
+    silence_library_warnings()
     try:
         return run()
     except EngineError as exc:
         if debug:
             traceback.print_exc()
-        print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"{PROG}: error: {error_line(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_CANCELLED
+    except Exception as exc:  # noqa: BLE001 - a bug: logged with its traceback, reported in one line
+        log = logs.log_unexpected(f"{PROG} failed", exc)
+        if debug:
+            traceback.print_exc()
+        print(f"{PROG}: unexpected error ({type(exc).__name__}: {error_line(exc)}); please report it, the "
+              f"traceback is in {log}", file=sys.stderr)
+        return EXIT_ERROR
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,6 +20,7 @@ def isolated_app_dirs(tmp_path_factory, monkeypatch):
         ("EMOMV_DATA_DIR", "data"),
         ("EMOMV_CACHE_DIR", "cache"),
         ("EMOMV_CONFIG_DIR", "config"),
+        ("EMOMV_LOG_DIR", "log"),
     ):
         monkeypatch.setenv(name, str(base / sub))
     monkeypatch.delenv("EMOMV_WEIGHTS_DIR", raising=False)

@@ -147,10 +147,11 @@ def test_library_status_lists_folders_counts_and_failures(db, tmp_path, capsys):
     assert "2 (1 indexed, 1 failed)" in out and "bad.mp3: not an audio file" in out
 
 
-@pytest.mark.parametrize("seconds, text", [(0, "00:00"), (75.4, "01:15"), (599.6, "10:00"), (3723, "1:02:03"),
-                                           (None, "--:--")])
+@pytest.mark.parametrize("seconds, text", [(0, "0:00"), (75.4, "1:15"), (599.6, "9:59"), (3723, "1:02:03"),
+                                           (None, "–")])
 def test_format_time(seconds, text):
-    assert cli.format_time(seconds) == text
+    """The one clock format (engine.text), shared with the GUI: whole seconds cut, as players count."""
+    assert cli.clock(seconds) == text
 
 
 def test_progress_bar_draws_on_a_terminal_only():
@@ -168,7 +169,7 @@ def test_progress_bar_draws_on_a_terminal_only():
 # ------------------------------------------------------------ end to end with the real (random-init) networks
 import torch  # noqa: E402
 
-from emomv_desktop.engine import backbones, pipeline  # noqa: E402
+from emomv_desktop.engine import loading  # noqa: E402
 from emomv_desktop.engine.model import ModelConfig, RetrievalModel, save_model  # noqa: E402
 
 from . import media_factory  # noqa: E402
@@ -179,19 +180,22 @@ CLIPS = 1  # one SlowFast clip per window: the tests check structure, not qualit
 @pytest.fixture(scope="module")
 def networks():
     """The real SlowFast and VGGish architectures with random weights, built once for the module."""
-    return backbones.load_extractors("cpu", allow_random=True, clips_per_window=CLIPS)
+    return loading.load_extractors("cpu", allow_random=True, clips_per_window=CLIPS)
 
 
 def use_random_networks(patch: pytest.MonkeyPatch, networks) -> None:
-    """The CLI's loaders hand out the random-init networks (the pretrained files cannot be downloaded here;
-    the app itself never allows this). Checks that ``--clips`` reaches the loader."""
+    """The demo/test mode (``EMOMV_RANDOM_NETWORKS=1``), its loaders handing out the random-init networks built
+    once for the module (the pretrained files cannot be downloaded here). Checks that ``--clips`` reaches the
+    loader."""
 
-    def load_extractors(device, *, allow_random=False, clips_per_window=backbones.DEFAULT_CLIPS_PER_WINDOW):
+    def load_slowfast(device, *, allow_random=False, clips_per_window=None):
+        assert allow_random, "the demo mode did not reach the loader"
         assert clips_per_window == CLIPS, "suggest --clips was not passed to the loader"
-        return networks
+        return networks[0]
 
-    patch.setattr(pipeline, "load_extractors", load_extractors)
-    patch.setattr(pipeline, "load_vggish", lambda device, **kwargs: networks[1])
+    patch.setenv(loading.RANDOM_NETWORKS_ENV, "1")
+    patch.setattr(loading, "load_slowfast", load_slowfast)
+    patch.setattr(loading, "load_vggish", lambda device, **kwargs: networks[1])
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 Both are built through their libraries' own constructors (``torchvggish.torchvggish._vgg`` and
 ``pytorchvideo.models.hub.slowfast_r50(pretrained=False)``), never downloading anything, and loaded from a
-state dict the caller passes (see :func:`load_extractors`, which reads :mod:`engine.weights`' cache). With
+state dict the caller passes (see :mod:`engine.loading`, which reads :mod:`engine.weights`' cache). With
 ``state_dict=None`` the weights are random (tests, benchmarks) and ``.pretrained`` is False, so nothing can pass
 random features off as real ones.
 
@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import media, weights
+from . import media
 from .features import TrackFeatures, VideoFeatures
 from .errors import DecodeError
 from .jobs import CancelToken, ProgressCallback, check, report
@@ -40,12 +40,10 @@ __all__ = [
     "cpu_has_native_bf16",
     "compute_dtype",
     "precision_label",
-    "select_device",
     "build_vggish_module",
     "build_slowfast_module",
     "VGGishExtractor",
     "SlowFastExtractor",
-    "load_extractors",
     "EXAMPLE_SAMPLES",
     "EXAMPLE_HOP_SAMPLES",
 ]
@@ -98,13 +96,6 @@ def compute_dtype(device: torch.device | str, precision: Precision | str = Preci
 def precision_label(dtype: torch.dtype) -> str:
     """"fp32", "bf16" or "fp16": how features were computed, as the library records it per track."""
     return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
-
-
-def select_device(prefer: str | None = None) -> torch.device:
-    """The device to run the backbones on: CUDA when available unless ``prefer`` names one ("cpu", "cuda:1")."""
-    if prefer:
-        return torch.device(prefer)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def _loaded(
@@ -530,24 +521,3 @@ class SlowFastExtractor:
             skipped_clips=skipped,
             skipped_seconds=skipped * CLIP_SECONDS,
         )
-
-
-# ================================================================================================== loading
-def load_extractors(
-    device: torch.device | str,
-    *,
-    allow_random: bool = False,
-    clips_per_window: int = DEFAULT_CLIPS_PER_WINDOW,
-) -> tuple[SlowFastExtractor, VGGishExtractor]:
-    """Both extractors with the cached pretrained weights (:mod:`engine.weights`), on ``device``.
-
-    Raises :class:`WeightsError` naming every missing or corrupt weight file and how to get it. With
-    ``allow_random`` (tests and benchmarks only; the app never passes it) a *missing* file gives a random-init
-    extractor instead, and its ``.pretrained`` is False; a corrupt file is always an error.
-    """
-    device = torch.device(device)
-    states = weights.load_cached((weights.SLOWFAST, weights.VGGISH), allow_missing=allow_random)
-    slowfast = SlowFastExtractor.build(states[weights.SLOWFAST], device, clips_per_window=clips_per_window)
-    vggish = VGGishExtractor.build(states[weights.VGGISH], device)
-    return slowfast, vggish
-

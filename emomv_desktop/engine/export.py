@@ -17,7 +17,7 @@ import json
 import math
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -31,11 +31,12 @@ from .paths import display_path
 if TYPE_CHECKING:
     import av
 
-    from .ranking import Suggestion, VideoQuery
+    from .loading import LoadedModel
+    from .ranking import RankFilter, Suggestion, VideoQuery
 
 # ----------------------------------------------------------------------------------- result lists
 
-# The same document as ``emomv-desktop suggest --json`` (format and version shared with the CLI).
+# The format of :func:`suggestions_document` (``emomv-desktop suggest --json`` and the GUI's JSON export).
 RESULTS_FORMAT = "emomv-desktop/suggestions"
 RESULTS_VERSION = 1
 CSV_FIELDS: tuple[str, ...] = (
@@ -91,24 +92,49 @@ def video_record(query: "VideoQuery") -> dict[str, Any]:
     }
 
 
-def results_document(
-    suggestions: Sequence["Suggestion"], query: "VideoQuery | None" = None, **extra: Any
+def filter_record(filters: "RankFilter | Mapping[str, Any] | None") -> dict[str, Any] | None:
+    """The filters a ranking applied, as JSON data (a mapping is taken as already being that data)."""
+    if filters is None or isinstance(filters, Mapping):
+        return None if filters is None else dict(filters)
+    return {
+        "emotions": None if filters.emotions is None else sorted(e.label for e in filters.emotions),
+        "min_duration": filters.min_duration,
+        "text": filters.text,
+    }
+
+
+def suggestions_document(
+    suggestions: Sequence["Suggestion"],
+    query: "VideoQuery | None" = None,
+    *,
+    model: "LoadedModel | None" = None,
+    filters: "RankFilter | Mapping[str, Any] | None" = None,
+    random_networks: bool = False,
 ) -> dict[str, Any]:
-    """``{"format", "version", "video", ..extra.., "suggestions": [...]}``: what :func:`write_results_json` writes."""
+    """The suggestions document: what ``suggest --json`` prints and the GUI's JSON export writes.
+
+    ``{"format", "version", "random_networks", "video", "model", "filters", "suggestions": [...]}``
+    (documented in docs/engine-library.md). ``random_networks`` is True when the backbones had random
+    weights (demo/test mode): the ranking then means nothing.
+    """
     return {
         "format": RESULTS_FORMAT,
         "version": RESULTS_VERSION,
+        "random_networks": bool(random_networks),
         "video": video_record(query) if query is not None else None,
-        **extra,
+        "model": None if model is None else {
+            "path": display_path(model.path), "id": model.model_id, "multitask": model.multitask
+        },
+        "filters": filter_record(filters),
         "suggestions": [suggestion_record(s) for s in suggestions],
     }
 
 
 def write_results_json(
-    path: Path | str, suggestions: Sequence["Suggestion"], query: "VideoQuery | None" = None, **extra: Any
+    path: Path | str, suggestions: Sequence["Suggestion"], query: "VideoQuery | None" = None, **fields: Any
 ) -> Path:
-    """The :func:`results_document` as UTF-8 JSON (``extra``: e.g. the filters applied, the model used)."""
-    document = results_document(suggestions, query, **extra)
+    """The :func:`suggestions_document` (``fields``: its keyword arguments) as UTF-8 JSON."""
+    document = suggestions_document(suggestions, query, **fields)
 
     def write(tmp: Path) -> None:
         tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -48,6 +48,10 @@ def config_dir() -> Path:
     return _env_path("EMOMV_CONFIG_DIR") or Path(platformdirs.user_config_dir(APP_NAME, APP_AUTHOR))
 
 
+def log_dir() -> Path:
+    return _env_path("EMOMV_LOG_DIR") or Path(platformdirs.user_log_dir(APP_NAME, APP_AUTHOR))
+
+
 def weights_dir() -> Path:
     return _env_path("EMOMV_WEIGHTS_DIR") or cache_dir() / "weights"
 

@@ -52,6 +52,7 @@ __all__ = [
     "import_file",
     "load_state_dict",
     "load_cached",
+    "require",
     "describe_problems",
     "DOWNLOAD_COMMAND",
     "IMPORT_COMMAND",
@@ -290,19 +291,24 @@ def load_state_dict(key: str) -> dict[str, torch.Tensor]:
     return _load_verified_state(_spec(key), status.path)
 
 
-def load_cached(keys: Iterable[str], *, allow_missing: bool = False) -> dict[str, dict[str, torch.Tensor] | None]:
-    """State dicts of several keys; one :class:`WeightsError` naming every problem file.
+def require(keys: Iterable[str], *, allow_missing: bool = False) -> list[WeightStatus]:
+    """The status of each key; one :class:`WeightsError` naming every problem file.
 
-    With ``allow_missing`` a missing file maps to None (the caller then builds random weights and says so);
-    a corrupt file is always an error.
+    With ``allow_missing`` a missing file is no problem (the caller builds random weights and says so);
+    a corrupt file always is.
     """
     statuses = [weight_status(key) for key in keys]
     bad = [s for s in statuses if s.state == WeightState.CORRUPT or (s.state == WeightState.MISSING and not allow_missing)]
     if bad:
         raise WeightsError(describe_problems(bad))
+    return statuses
+
+
+def load_cached(keys: Iterable[str], *, allow_missing: bool = False) -> dict[str, dict[str, torch.Tensor] | None]:
+    """State dicts of several keys (a missing file maps to None with ``allow_missing``), checked by :func:`require`."""
     return {
         s.key: _load_verified_state(_spec(s.key), s.path) if s.state == WeightState.PRESENT else None
-        for s in statuses
+        for s in require(keys, allow_missing=allow_missing)
     }
 
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from emomv_desktop import __version__
 
-from .sessions import ModelInfo
+from emomv_desktop.engine.service import ModelInfo
 
 APP_TITLE = "EmoMV Desktop"
-TEST_MODE_TEXT = "Random weights (test mode)"
+TEST_MODE_TEXT = "Random weights (demo/test mode)"
 INTRO = "Finds music for a video by emotion: SlowFast and VGGish features compared by the EmoMV retrieval model."
 
 

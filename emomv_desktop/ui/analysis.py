@@ -8,27 +8,14 @@ still reports is dropped.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
-from emomv_desktop.engine.errors import Cancelled, EngineError, WeightsError
+from emomv_desktop.engine.errors import Cancelled, WeightsError
+from emomv_desktop.engine.service import Analysis, InferenceSession, ModelInfo, probe_video
 
-from .sessions import Analysis, InferenceSession, ModelInfo, job
-from .worker import Job, Requests, WorkerLane, describe_error
-
-if TYPE_CHECKING:
-    from emomv_desktop.engine.jobs import CancelToken, ProgressCallback
-
-_log = logging.getLogger(__name__)
-
-
-def _probe(path: Path, _progress: "ProgressCallback", _cancel: "CancelToken") -> Any:
-    from emomv_desktop.engine.media import probe_video
-
-    return probe_video(path)
+from .worker import Job, Requests, WorkerLane, describe_error, job
 
 
 class AnalysisController(QObject):
@@ -78,12 +65,17 @@ class AnalysisController(QObject):
         self.loaded.emit(info)
 
     def _load_failed(self, exc: BaseException) -> None:
-        self.problem = describe_error(exc)
-        if not isinstance(exc, EngineError):
-            _log.error("loading the models failed", exc_info=exc)
+        self.problem = describe_error(exc)  # an unexpected one is in the log already (see worker.Job)
         self.unavailable.emit(self.problem, isinstance(exc, WeightsError))
 
     # ------------------------------------------------------------------ queries
+    def preflight(self, path: Path | str) -> Job:
+        """Probe ``path`` now, while the models still load: a file that is no video is refused at once."""
+        path = Path(path)
+        probe = Job(job(probe_video, path), name="probe video")
+        probe.errored.connect(lambda _id, exc: self.failed.emit(path, describe_error(exc)))
+        return self.io_lane.submit(probe)
+
     def open(self, path: Path | str) -> int:
         """Start a query for ``path``; returns its request id. Every earlier request becomes stale."""
         path = Path(path)
@@ -91,7 +83,7 @@ class AnalysisController(QObject):
         if not self.ready:
             self.failed.emit(path, f"Analysis is disabled: {self.problem}")
             return request
-        probe = Job(job(_probe, path), request_id=request, name="probe video")
+        probe = Job(job(probe_video, path), request_id=request, name="probe video")
         probe.returned.connect(lambda rid, _info: self._probed(rid, path))
         probe.errored.connect(lambda rid, exc: self._probe_failed(rid, path, exc))
         self.io_lane.submit(probe)
@@ -149,8 +141,6 @@ class AnalysisController(QObject):
         if isinstance(exc, Cancelled):
             self.cancelled.emit(path)
             return
-        if not isinstance(exc, EngineError):
-            _log.error("analysis of %s failed", path, exc_info=exc)
         self.failed.emit(path, describe_error(exc))
 
     def _finished(self, finished_job: Job) -> None:

@@ -14,36 +14,20 @@ from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QToolButton, QWidget
 
+from emomv_desktop.engine import service
 from emomv_desktop.engine.errors import Cancelled
-from emomv_desktop.engine.jobs import CancelToken, ProgressCallback
+from emomv_desktop.engine.service import Analysis
 
 from .progress import ProgressBar
-from .sessions import Analysis, job
 from .settings import Key, Settings
-from .worker import Job, WorkerLane, describe_error
+from .worker import Job, WorkerLane, describe_error, job
 
 if TYPE_CHECKING:
-    from emomv_desktop.engine.export import PreviewReport
-    from emomv_desktop.engine.ranking import Suggestion, VideoQuery
+    from emomv_desktop.engine.ranking import Suggestion
 
 RESULT_FILTERS = "CSV (*.csv);;JSON (*.json)"
 MP4_FILTER = "MP4 video (*.mp4)"
 MESSAGE_MS = 8000
-
-
-def _write_results(path: Path, suggestions: list, query: "VideoQuery", _p: ProgressCallback, _c: CancelToken) -> Path:
-    from emomv_desktop.engine import export
-
-    if path.suffix.lower() == ".json":
-        return export.write_results_json(path, suggestions, query)
-    return export.write_results_csv(path, suggestions)
-
-
-def _write_preview(video: Path, track: Path, start: float, output: Path, progress: ProgressCallback,
-                   cancel: CancelToken) -> "PreviewReport":
-    from emomv_desktop.engine.export import export_preview
-
-    return export_preview(video, track, start, output, progress=progress, cancel=cancel)
 
 
 class HandOff(QObject):
@@ -86,7 +70,7 @@ class HandOff(QObject):
             path = self._ask_save_path("Export results", f"{Path(analysis.query.path).stem}-music.csv", RESULT_FILTERS)
             if path is None:
                 return None
-        writing = Job(job(_write_results, Path(path), list(rows), analysis.query), name="export results")
+        writing = Job(job(service.export_results, Path(path), analysis, list(rows)), name="export results")
         writing.returned.connect(lambda _id, out: self._saved(out))
         writing.errored.connect(lambda _id, exc: self._failed(exc))
         return self.io_lane.submit(writing)
@@ -102,7 +86,7 @@ class HandOff(QObject):
             path = self._ask_save_path("Export preview", f"{video.stem}-{Path(track.path).stem}.mp4", MP4_FILTER)
             if path is None:
                 return None
-        writing = Job(job(_write_preview, video, Path(track.path), float(track.best_start), Path(path)),
+        writing = Job(job(service.export_preview, video, Path(track.path), float(track.best_start), Path(path)),
                       name="export preview")
         writing.progressed.connect(lambda _id, p: self.progress.show_progress(p, "Export %p%"))
         writing.returned.connect(lambda _id, report: self._saved(report.path))

@@ -6,7 +6,6 @@ indexing on the indexing lane (:class:`IndexSession`). The panel never opens the
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,15 +31,15 @@ from emomv_desktop.engine.errors import Cancelled
 from emomv_desktop.engine.jobs import Progress
 
 from . import text
+from emomv_desktop.engine.service import IndexSession, LibraryReader, LibrarySnapshot
+
 from .progress import ProgressBar
-from .sessions import IndexSession, LibraryReader, LibrarySnapshot, job
 from .settings import Key, Settings
-from .worker import Job, WorkerLane, describe_error
+from .worker import Job, WorkerLane, describe_error, job
 
 if TYPE_CHECKING:
     from emomv_desktop.engine.library import IndexReport, LibraryStats
 
-_log = logging.getLogger(__name__)
 
 
 class LibraryPanel(QWidget):
@@ -328,8 +327,6 @@ class LibraryPanel(QWidget):
     def _index_failed(self, exc: BaseException) -> None:
         self.progress.stop("Cancelled" if isinstance(exc, Cancelled) else "Failed")
         self.rate_label.setText("" if isinstance(exc, Cancelled) else describe_error(exc))
-        if not isinstance(exc, Cancelled):
-            _log.error("indexing failed", exc_info=exc)
 
     def _index_finished(self) -> None:
         self.index_job = None

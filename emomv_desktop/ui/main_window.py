@@ -1,6 +1,6 @@
 """The main window: drop a video, see the matched tracks, audition them against the picture, hand them off.
 
-Threads (see :mod:`emomv_desktop.ui.sessions` for what each lane owns):
+Threads (see :mod:`emomv_desktop.engine.service` for what each lane's session owns):
 
 * the GUI thread only builds widgets and reacts to signals; it never decodes, runs a model or queries SQLite;
 * ``inference`` — the SlowFast backbone, the retrieval model and the ranker (one request at a time);
@@ -16,8 +16,8 @@ import logging
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QUrl
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractSlider,
@@ -41,7 +41,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from emomv_desktop.engine import logs
 from emomv_desktop.engine.emotions import Emotion
+from emomv_desktop.engine.service import Analysis, Backends, IndexSession, InferenceSession, LibraryReader, ModelInfo
 
 from . import text
 from .about import APP_TITLE, TEST_MODE_TEXT, about_html
@@ -53,21 +55,13 @@ from .player import Player
 from .preview import PreviewPane
 from .query_panel import QueryPanel
 from .results import Column, ResultsFilter, ResultsModel
-from .sessions import (
-    DEFAULT_TOP,
-    Analysis,
-    Backends,
-    IndexSession,
-    InferenceSession,
-    LibraryReader,
-    ModelInfo,
-)
 from .settings import Key, Settings
 from .worker import Job, WorkerLane
 
 _log = logging.getLogger(__name__)
 
 SEEK_STEP_SECONDS = 5.0
+DEFAULT_TOP = 500  # tracks ranked per query (the table filters them further)
 DISABLED_HINT = "Video analysis is disabled:\nsee the notice above."
 SHUTDOWN_WAIT_MS = 30_000
 LIBRARY_DOCK_HEIGHT = 210  # first launch: the results and the picture get the rest
@@ -108,7 +102,7 @@ class MainWindow(QMainWindow):
         download_urls: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
-        self.backends = backends or Backends()
+        self.backends = backends or Backends.from_environment()
         self.settings = settings or Settings()
         self.download_urls = download_urls
         self.lanes = Lanes(self)
@@ -269,6 +263,8 @@ class MainWindow(QMainWindow):
         self.setup_action = self._action("&Model setup…", self.show_model_setup, None,
                                          "Download or import the pretrained networks")
         self.about_action = self._action("&About EmoMV Desktop", self.show_about)
+        self.log_action = self._action("Open &log folder", self.open_log_folder, None,
+                                       "Where unexpected errors are logged with their details")
         self.library_action = self.library_dock.toggleViewAction()
         self.library_action.setShortcut(QKeySequence("Ctrl+L"))
         for action in (self.back_action, self.ahead_action, self.play_action):
@@ -289,6 +285,7 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.library_action)
         tools_menu = menus.addMenu("&Help")
         tools_menu.addAction(self.setup_action)
+        tools_menu.addAction(self.log_action)
         tools_menu.addAction(self.about_action)
 
         toolbar = self.addToolBar("Main")
@@ -303,7 +300,8 @@ class MainWindow(QMainWindow):
         self.test_mode_label = QLabel(f" {TEST_MODE_TEXT} ", self)
         self.test_mode_label.setObjectName("testModeMarker")
         self.test_mode_label.setAccessibleName(TEST_MODE_TEXT)
-        self.test_mode_label.setToolTip("The backbones have random weights: rankings are meaningless (tests only)")
+        self.test_mode_label.setToolTip("The backbones have random weights (EMOMV_RANDOM_NETWORKS=1 or tests): "
+                                         "rankings are meaningless")
         self.test_mode_label.setStyleSheet("QLabel#testModeMarker { background: #b3261e; color: white; "
                                            "font-weight: bold; border-radius: 3px; }")
         self.test_mode_label.hide()
@@ -347,10 +345,15 @@ class MainWindow(QMainWindow):
     def start(self, video: Path | str | None = None, *, rescan: bool = True) -> None:
         """Load the models and the library (in workers); analyse ``video`` once the models are ready."""
         self._pending_video = Path(video) if video else None
+        if self._pending_video is not None:  # probed first: a bad file is refused before the networks load
+            self.analysis.preflight(self._pending_video).errored.connect(self._drop_pending_video)
         self.analysis.load()
         refresh = self.library_panel.refresh()
         if rescan:
             refresh.returned.connect(self._rescan_if_any_folder)
+
+    def _drop_pending_video(self, *_signal_args: object) -> None:
+        self._pending_video = None
 
     def _rescan_if_any_folder(self, _request: int, snapshot: Any) -> None:
         """Reopening the app brings the index up to date (incrementally: unchanged files are skipped)."""
@@ -453,6 +456,12 @@ class MainWindow(QMainWindow):
         box.setText(self.about_text())
         box.open()
         return box
+
+    def open_log_folder(self) -> bool:
+        """Show the folder of the error log in the file manager (created now, so there is one to show)."""
+        folder = logs.log_file().parent
+        folder.mkdir(parents=True, exist_ok=True)
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     def about_text(self) -> str:
         return about_html(self.model_info, self.analysis.problem)

@@ -26,9 +26,8 @@ from emomv_desktop.engine.errors import Cancelled
 from emomv_desktop.engine.jobs import CancelToken, Progress, ProgressCallback
 
 from .progress import ProgressBar
-from .sessions import job
 from .settings import Key, Settings
-from .worker import Job, WorkerLane, describe_error
+from .worker import Job, WorkerLane, describe_error, job
 
 if TYPE_CHECKING:
     from emomv_desktop.engine.weights import WeightStatus

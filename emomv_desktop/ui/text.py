@@ -1,24 +1,14 @@
-"""How numbers, times and tracks are written in the GUI (one place, so every view says it the same way)."""
+"""How numbers, times and tracks are written in the GUI (one place, so every view says it the same way).
+
+Times come from :mod:`emomv_desktop.engine.text`, which the CLI uses too.
+"""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
-
-def clock(seconds: float | None) -> str:
-    """``75.4`` -> ``"1:15"``; an hour or more -> ``"1:02:03"``; unknown -> ``"–"``."""
-    if seconds is None or not math.isfinite(seconds):
-        return "–"
-    total = int(max(0.0, seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def section(start: float, end: float) -> str:
-    """A best section as ``mm:ss-mm:ss``."""
-    return f"{clock(start)}-{clock(end)}"
+from emomv_desktop.engine.text import clock, section  # noqa: F401 - the one time format, re-exported for the views
 
 
 def track_title(title: str | None, artist: str | None, path: Path | str) -> str:

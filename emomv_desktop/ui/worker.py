@@ -25,8 +25,10 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
+from emomv_desktop.engine import logs
 from emomv_desktop.engine.errors import Cancelled, EngineError
-from emomv_desktop.engine.jobs import CancelToken, Progress
+from emomv_desktop.engine.jobs import CancelToken, Progress, ProgressCallback
+from emomv_desktop.engine.text import error_line
 
 JobFunction = Callable[[Callable[[Progress], None], CancelToken], Any]
 
@@ -92,6 +94,8 @@ class Job(QObject):
             self.token.check()
             result = self.fn(self._progress, self.token)
         except BaseException as exc:  # noqa: BLE001 - every failure is reported through errored
+            if not isinstance(exc, EngineError):  # a bug: its traceback goes to the log, in this one place
+                logs.log_unexpected(f"job {self.name!r} failed", exc)
             self.errored.emit(self.request_id, exc)
         else:
             if self.token.cancelled:
@@ -216,5 +220,16 @@ class Requests:
 def describe_error(exc: BaseException) -> str:
     """The message a user sees for a failed job (engine errors say it themselves; bugs say they are bugs)."""
     if isinstance(exc, EngineError):
-        return str(exc)
-    return f"Unexpected error ({type(exc).__name__}: {exc}). Please report it."
+        return error_line(exc)
+    return (f"Unexpected error ({type(exc).__name__}: {exc}). Please report it; the details are in "
+            f"{logs.log_file()}.")
+
+
+def job(fn: Callable[..., Any], *args: Any) -> JobFunction:
+    """``fn(*args, progress, cancel)`` as a job function for :class:`Job`."""
+
+    def run(progress: ProgressCallback, cancel: CancelToken) -> Any:
+        return fn(*args, progress, cancel)
+
+    run.__name__ = getattr(fn, "__name__", "job")
+    return run

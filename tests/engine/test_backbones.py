@@ -10,7 +10,7 @@ import pytest
 import torch
 from torchvggish import vggish_input
 
-from emomv_desktop.engine import backbones, media, weights
+from emomv_desktop.engine import backbones, loading, media, weights
 from emomv_desktop.engine.errors import Cancelled, DecodeError, WeightsError
 from emomv_desktop.engine.jobs import CancelToken
 from emomv_desktop.engine.protocol import MUSIC_BACKBONE, VIDEO_BACKBONE
@@ -265,7 +265,7 @@ def test_video_features_cancel(slowfast, tmp_path, cancelled):
 # ================================================================================================ loading
 def test_missing_weights_raise_naming_every_file():
     with pytest.raises(WeightsError) as caught:
-        backbones.load_extractors("cpu")
+        loading.load_extractors("cpu")
     message = str(caught.value)
     for key in (weights.SLOWFAST, weights.VGGISH):
         assert weights.REGISTRY[key].filename in message
@@ -273,7 +273,7 @@ def test_missing_weights_raise_naming_every_file():
 
 
 def test_allow_random_builds_both_without_pretending():
-    slowfast, vggish = backbones.load_extractors("cpu", allow_random=True, clips_per_window=2)
+    slowfast, vggish = loading.load_extractors("cpu", allow_random=True, clips_per_window=2)
     assert slowfast.pretrained is False and vggish.pretrained is False
     assert slowfast.clips_per_window == 2
     assert slowfast.device == torch.device("cpu") == vggish.device
@@ -287,13 +287,13 @@ def test_load_extractors_uses_a_cached_checkpoint(tmp_path):
     checkpoint = tmp_path / "SLOWFAST_8x8_R50.pyth"
     torch.save({"model_state": donor.state_dict()}, checkpoint)
     weights.import_file(weights.SLOWFAST, checkpoint)
-    slowfast, vggish = backbones.load_extractors("cpu", allow_random=True)
+    slowfast, vggish = loading.load_extractors("cpu", allow_random=True)
     assert slowfast.pretrained is True and vggish.pretrained is False
     torch.testing.assert_close(slowfast.model.blocks[0].multipathway_blocks[0].conv.weight, donor.blocks[0].multipathway_blocks[0].conv.weight)
     with pytest.raises(WeightsError, match=weights.REGISTRY[weights.VGGISH].filename):
-        backbones.load_extractors("cpu")
+        loading.load_extractors("cpu")
 
 
 def test_select_device():
-    assert backbones.select_device("cpu") == torch.device("cpu")
-    assert backbones.select_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert loading.select_device("cpu") == torch.device("cpu")
+    assert loading.select_device().type == ("cuda" if torch.cuda.is_available() else "cpu")

@@ -13,7 +13,7 @@ import torch
 from emomv_desktop.engine import paths
 from emomv_desktop.engine.errors import ModelFileError
 from emomv_desktop.engine.model import card_path_for
-from emomv_desktop.engine.pipeline import load_retrieval_model
+from emomv_desktop.engine.loading import load_retrieval_model
 from emomv_desktop.engine.protocol import FEATURE_PROTOCOL, MUSIC_BACKBONE, VIDEO_BACKBONE
 from emomv_desktop.ui.about import card_rows, shown_card
 from training.cli import main

@@ -17,7 +17,7 @@ import pytest
 
 from emomv_desktop.ui.compat import protect_singletons
 from emomv_desktop.ui.main_window import MainWindow
-from emomv_desktop.ui.sessions import Backends
+from emomv_desktop.engine.service import Backends
 from tests import media_factory
 from tests.ui.helpers import PrebuiltBackends, index_and_make_model, random_extractors
 

@@ -9,7 +9,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from emomv_desktop.ui.sessions import Backends
+from emomv_desktop.engine.service import Backends
 
 SEED = 1234
 

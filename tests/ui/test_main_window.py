@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import av
 import pytest
@@ -149,6 +150,9 @@ def test_exports_write_valid_csv_json_and_a_preview_mp4_with_the_best_section(qt
     assert document["video"]["emotion"] == analysis.query.emotion.label
     assert len(document["suggestions"]) == window.proxy.rowCount() == len(TRACKS) - 1
     assert all(s["duration"] >= analysis.query.duration for s in document["suggestions"])
+    # the one suggestions document: the GUI's export carries what `suggest --json` does
+    assert document["random_networks"] is True and document["model"]["multitask"] is True
+    assert set(document["filters"]) == {"emotions", "min_duration", "text"}
 
     out = tmp_path / "preview.mp4"
     progress = []
@@ -301,3 +305,30 @@ def test_keys_seek_the_preview_but_keep_their_usual_meaning_on_sliders_and_butto
     window.length_filter.setFocus()
     QTest.keyClick(window.length_filter, Qt.Key.Key_Space)
     assert window.length_filter.isChecked() and not window.player.playing
+
+
+def test_help_opens_the_log_folder(make_window, monkeypatch, tmp_path):
+    from emomv_desktop.engine import logs
+    from emomv_desktop.ui import main_window
+
+    opened = []
+    monkeypatch.setattr(main_window, "QDesktopServices",
+                        type("Desktop", (), {"openUrl": staticmethod(lambda url: opened.append(url) or True)}))
+    monkeypatch.setenv("EMOMV_LOG_DIR", str(tmp_path / "logs"))
+    window = make_window()
+    help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
+    assert window.log_action in help_menu.actions()
+    window.log_action.trigger()
+    assert [Path(url.toLocalFile()) for url in opened] == [logs.log_file().parent] == [tmp_path / "logs"]
+    assert (tmp_path / "logs").is_dir()
+
+
+def test_a_bad_video_given_at_start_is_refused_before_the_models_are_ready(qtbot, make_window, ui_media):
+    window = make_window()
+    started = []
+    window.analysis.started.connect(started.append)
+    with qtbot.waitSignal(window.analysis.failed, timeout=30_000) as failure:
+        window.start(ui_media.text_file, rescan=False)
+    assert failure.args[0] == ui_media.text_file and str(ui_media.text_file.name) in failure.args[1]
+    qtbot.waitUntil(lambda: window.analysis.ready, timeout=60_000)
+    assert window._pending_video is None and started == []  # noqa: SLF001 - nothing analysed once loaded

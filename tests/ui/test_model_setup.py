@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from emomv_desktop.engine import weights
-from emomv_desktop.ui.sessions import Backends
+from emomv_desktop.engine.service import Backends
 
 TRICKLE_BYTES = 64 * 1024
 ADVERTISED_BYTES = 200 * 1024 * 1024

@@ -194,3 +194,52 @@ def test_a_job_starts_only_after_the_event_loop_turns_so_late_connections_see_ev
     with qtbot.waitSignal(job.returned, timeout=10_000) as returned:  # connected after submit
         pass
     assert returned.args == [0, "fast"]
+
+
+def _log_text() -> str:
+    import logging
+
+    from emomv_desktop.engine import logs
+
+    for name in (logs.LOGGER, "py.warnings"):
+        for handler in logging.getLogger(name).handlers:
+            handler.flush()
+    return logs.log_file().read_text(encoding="utf-8") if logs.log_file().exists() else ""
+
+
+def test_unexpected_errors_are_logged_with_their_traceback_and_the_message_says_where(qtbot, lane):
+    from emomv_desktop.engine import logs
+
+    def buggy(progress, cancel):
+        return {}["missing key in a worker"]
+
+    def bad_input(progress, cancel):
+        raise DecodeError("/music/y.mp3", "not audio")
+
+    for fn in (buggy, bad_input):
+        job = Job(fn, name=fn.__name__)
+        with qtbot.waitSignal(job.finished, timeout=10_000):
+            lane.submit(job)
+    text = _log_text()
+    assert "job 'buggy' failed" in text and "Traceback" in text and "KeyError: 'missing key in a worker'" in text
+    assert "not audio" not in text  # a user's bad file is no bug: shown, not logged
+    assert str(logs.log_file()) in describe_error(KeyError("x"))
+
+
+def test_warnings_raised_on_a_worker_thread_reach_the_log(qtbot, lane):
+    import logging
+    import warnings
+
+    from emomv_desktop.engine import logs
+
+    def noisy(progress, cancel):
+        warnings.warn("a warning from the worker thread", RuntimeWarning)
+
+    logs.capture_warnings()
+    try:
+        job = Job(noisy)
+        with qtbot.waitSignal(job.finished, timeout=10_000):
+            lane.submit(job)
+    finally:
+        logging.captureWarnings(False)
+    assert "a warning from the worker thread" in _log_text()
