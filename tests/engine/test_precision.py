@@ -22,9 +22,9 @@ MAX_ROW_ERROR = 0.01
 """Per-row relative error |fast - exact| / |exact|: measured max 3.2e-3 (VGGish), 4.6e-3 (SlowFast)."""
 MAX_MAP_CHANGE = 0.5
 """Retrieval mAP (percent) under the worst-case perturbation of the music features (every element moved by
-the largest relative error measured for elements of its size): measured <= 0.07 points."""
-MIN_TOP10_OVERLAP = 0.95
-"""Mean share of each query's top 10 kept under that perturbation (measured 0.986)."""
+the largest relative error measured for elements of its size): measured <= 0.18 points."""
+MIN_TOP10_OVERLAP = 0.9
+"""Mean share of each query's top 10 kept under that perturbation (measured 0.956-0.968)."""
 
 
 def test_fast_means_half_precision_only_where_the_hardware_has_it(monkeypatch):
