@@ -30,7 +30,7 @@ from .engine.export import RESULTS_FORMAT as SUGGESTIONS_FORMAT
 from .engine.export import RESULTS_VERSION as SUGGESTIONS_VERSION
 from .engine.jobs import CancelToken, Progress
 from .engine.loading import RANDOM_NETWORKS_ENV, Backends, random_networks_requested
-from .engine.text import clock, error_line
+from .engine.text import clock, damage_note, error_line
 
 PROG = "emomv-desktop"
 EXIT_OK = 0
@@ -171,7 +171,8 @@ def _cmd_index(args: argparse.Namespace) -> int:
     speed = report.audio_seconds / report.seconds if report.seconds else 0.0
     print(
         f"{'cancelled: ' if report.cancelled else ''}indexed {report.indexed}, unchanged {report.unchanged}, "
-        f"failed {report.failed}, removed {report.removed} in {report.seconds:.1f} s "
+        f"failed {report.failed}, removed {report.removed}"
+        f"{f', skipped {report.skipped}' if report.skipped else ''} in {report.seconds:.1f} s "
         f"({rate:.1f} tracks/min, {speed:.1f} s of audio per s)"
     )
     for path, reason in report.errors:
@@ -208,7 +209,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         raise CliError("--clips must be at least 1")
     emotions, min_duration = _filter_values(args)
     backends = _backends(args, clips_per_window=args.clips)
-    with service.LibraryReader(backends) as reader:
+    with service.LibraryReader(backends, create=False) as reader:
         if reader.snapshot().stats.indexed == 0:
             raise CliError(f"the library has no indexed tracks; add music with `{PROG} index DIR`")
     service.probe_video(video)  # a bad video is refused before torch is even imported
@@ -227,6 +228,9 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         _print_json(analysis.document())
     else:
         _print_suggestions(analysis.query, analysis.suggestions)
+    features = analysis.query.features
+    if features is not None and (note := damage_note(features.skipped_clips, features.skipped_seconds)):
+        print(f"note: {note}", file=sys.stderr)
     _note_random_networks(analysis.random_networks)
     return EXIT_OK
 
@@ -253,7 +257,7 @@ def _cmd_library_status(args: argparse.Namespace) -> int:
     from .engine.paths import display_path
     from .engine.service import LibraryReader
 
-    with LibraryReader(_backends(args)) as reader:
+    with LibraryReader(_backends(args), create=False) as reader:
         snapshot = reader.snapshot()
     stats = snapshot.stats
     if args.json:

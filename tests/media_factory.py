@@ -345,3 +345,92 @@ def write_bad_inputs(folder: Path | str, *, seconds: float = 4.0) -> dict[str, P
     out["unreadable_dir"] = write_audio(locked / "inside.wav", seconds=seconds)
     locked.chmod(0)
     return out
+
+
+# --------------------------------------------------------------------------------------------------- cuts and beats
+SHOT_COLOURS: tuple[tuple[int, int, int], ...] = (
+    (200, 40, 40), (40, 170, 60), (40, 60, 200), (220, 200, 40), (150, 40, 170), (30, 190, 190), (240, 240, 240),
+)
+"""RGB backgrounds of :func:`write_cut_video`'s shots: far apart in hue and brightness (hard cuts)."""
+
+
+def write_cut_video(
+    path: Path | str,
+    shot_seconds: Sequence[float],
+    *,
+    fps: float | fractions.Fraction = 30,
+    width: int = 320,
+    height: int = 180,
+    looks: Sequence[int] | None = None,
+) -> tuple[Path, list[float]]:
+    """A video of hard cuts: shot ``k`` lasts ``shot_seconds[k]`` (rounded to whole frames) on a solid
+    background (:data:`SHOT_COLOURS`, or ``looks[k]`` indexes them, so two shots can look alike) with a small
+    square moving across it (motion within a shot, no change at a cut's scale).
+
+    Returns the path and the true cut times (the first frame time of every shot after the first). Frames are
+    exactly ``1/fps`` apart (``fps`` may be rational, e.g. ``Fraction(30000, 1001)``).
+    """
+    path = Path(path)
+    rate = fractions.Fraction(fps).limit_denominator(1001)
+    counts = [int(round(s * rate)) for s in shot_seconds]
+    looks = list(looks) if looks is not None else list(range(len(counts)))
+    cuts = [float(sum(counts[: k + 1]) / rate) for k in range(len(counts) - 1)]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.time_base = 1 / rate
+        index = 0
+        for count, look in zip(counts, looks):
+            colour = np.array(SHOT_COLOURS[look % len(SHOT_COLOURS)], np.uint8)
+            for i in range(count):
+                img = np.empty((height, width, 3), np.uint8)
+                img[:] = colour
+                side = height // 6
+                x = (i * 3) % (width - side)
+                img[height // 2 - side // 2 : height // 2 + side // 2, x : x + side] = 255 - colour
+                frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+                frame.pts, frame.time_base = index, 1 / rate
+                container.mux(stream.encode(frame))
+                index += 1
+        container.mux(stream.encode(None))
+    return path, cuts
+
+
+def click_track(
+    bpm: float, seconds: float, sample_rate: int = 16_000, *, accent_every: int = 0, offset: float = 0.0, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """A mono float32 click track: a 20 ms decaying 1 kHz burst on every beat from ``offset`` s, with faint noise.
+
+    ``accent_every`` > 0 makes every that-many-th beat (from the first) twice as loud with a low thump (a bar's
+    downbeat). Returns the signal and the true beat times.
+    """
+    rng = np.random.default_rng(seed)
+    signal = 0.003 * rng.standard_normal(int(round(seconds * sample_rate)))
+    beats = np.arange(offset, seconds - 0.05, 60.0 / bpm)
+    t = np.arange(int(0.02 * sample_rate)) / sample_rate
+    click = np.sin(2 * np.pi * 1000 * t) * np.exp(-t / 0.005)
+    thump = np.sin(2 * np.pi * 80 * t) * np.exp(-t / 0.01)
+    for k, beat in enumerate(beats):
+        i = int(round(beat * sample_rate))
+        accent = accent_every > 0 and k % accent_every == 0
+        burst = (1.0 * click + thump) if accent else 0.5 * click
+        signal[i : i + burst.size] += burst[: signal.size - i]
+    return (signal / np.abs(signal).max() * 0.8).astype(np.float32), beats
+
+
+def beat_pattern(bpm: float, seconds: float, sample_rate: int = 16_000, *, offset: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """A drum-like pattern in 4/4: kick on beats 1 and 3, snare (noise) on 2 and 4, a held chord underneath;
+    returns the signal and the true beat times (downbeats are every 4th from the first)."""
+    rng = np.random.default_rng(1)
+    n = int(round(seconds * sample_rate))
+    time = np.arange(n) / sample_rate
+    signal = 0.05 * (np.sin(2 * np.pi * 220 * time) + np.sin(2 * np.pi * 277.2 * time) + np.sin(2 * np.pi * 329.6 * time))
+    beats = np.arange(offset, seconds - 0.1, 60.0 / bpm)
+    t = np.arange(int(0.12 * sample_rate)) / sample_rate
+    kick = np.sin(2 * np.pi * (50 + 100 * np.exp(-t / 0.02)) * t) * np.exp(-t / 0.05)
+    snare = rng.standard_normal(t.size) * np.exp(-t / 0.03) * 0.6
+    for k, beat in enumerate(beats):
+        i = int(round(beat * sample_rate))
+        hit = kick * (1.5 if k % 4 == 0 else 1.0) if k % 2 == 0 else snare
+        signal[i : i + hit.size] += hit[: n - i]
+    return (signal / np.abs(signal).max() * 0.8).astype(np.float32), beats

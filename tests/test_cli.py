@@ -16,7 +16,7 @@ from emomv_desktop.engine.jobs import Progress
 from emomv_desktop.engine.library import IndexProgress, Library
 from emomv_desktop.engine.protocol import MUSIC_BACKBONE
 
-from .engine.test_library import make_features
+from .engine.helpers import make_features
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,6 +95,20 @@ def test_suggest_with_an_empty_library(db, tmp_path, capsys):
     video.write_bytes(b"\0")
     code, _, err = run(["suggest", video], capsys)
     assert_one_line_error(code, err, "no indexed tracks", "emomv-desktop index DIR")
+
+
+def test_looking_at_a_missing_library_creates_nothing(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "not" / "yet" / "library.sqlite3"
+    monkeypatch.setenv("EMOMV_LIBRARY_DB", str(path))
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"\0")
+    code, out, _ = run(["library", "status"], capsys)
+    assert code == 0 and "tracks: 0" in out
+    code, out, _ = run(["library", "status", "--json"], capsys)
+    assert code == 0 and json.loads(out)["tracks"] == 0
+    code, _, err = run(["suggest", video], capsys)
+    assert_one_line_error(code, err, "no indexed tracks")
+    assert not (tmp_path / "not").exists()
 
 
 def test_index_errors(db, tmp_path, capsys):

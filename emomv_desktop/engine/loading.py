@@ -160,10 +160,14 @@ class Backends:
     def resolve_device(self) -> "torch.device":
         return select_device(self.device)
 
-    def library(self) -> "Library":
+    def library_path_or_default(self) -> Path:
+        return Path(self.library_path) if self.library_path else paths.library_db()
+
+    def library(self, *, create: bool = True) -> "Library":
+        """The library; ``create=False`` only opens an existing one (commands that only look create nothing)."""
         from .library import Library
 
-        return Library(self.library_path or paths.library_db())
+        return Library(self.library_path_or_default(), create=create)
 
     def check_weights(self) -> None:
         """Raise ``WeightsError`` naming every pretrained file that is missing or corrupt (and how to get it).

@@ -38,6 +38,7 @@ import numpy as np
 import soundfile as sf
 
 from .errors import DecodeError
+from .jobs import CancelToken, check
 from .features import AudioInfo, VideoInfo
 from .protocol import AUDIO_SAMPLE_RATE
 
@@ -613,6 +614,29 @@ class VideoReader:
         self._frames = self._container.decode(self._stream)  # type: ignore[union-attr]
         self._previous = self._pending = None
         self.seeks += 1
+
+
+def _small_size(width: int, height: int, target_width: int) -> tuple[int, int]:
+    if width <= target_width:
+        return width, height
+    return target_width, max(2, int(round(height * target_width / width)))
+
+
+def iter_video_frames(path: Path | str, width: int, cancel: CancelToken | None = None) -> Iterator[tuple[float, np.ndarray]]:
+    """Every frame of ``path`` in decode order as (time s, BGR array at most ``width`` wide), scaled by swscale
+    while converting (a cheap pass for shot detection; no rotation applied: cuts do not depend on it)."""
+    path = Path(path)
+    with _open_media(path) as handle, _pyav_open(path, handle) as container:
+        stream = _video_stream(path, container)
+        size = None
+        try:
+            for frame in container.decode(stream):
+                check(cancel)
+                size = size or _small_size(frame.width, frame.height, width)
+                image = frame.to_ndarray(format="bgr24", width=size[0], height=size[1], interpolation="AREA")
+                yield float(frame.time or 0.0), image
+        except av.FFmpegError as exc:
+            raise DecodeError(path, f"the video is corrupt ({_ffmpeg_reason(exc)})") from None
 
 
 def read_frames(

@@ -242,17 +242,26 @@ class IndexSession:
 class LibraryReader:
     """Short library reads and writes: one connection, opened on first use."""
 
-    def __init__(self, backends: Backends) -> None:
+    def __init__(self, backends: Backends, *, create: bool = True) -> None:
+        """``create=False``: look only — a missing library is a ``LibraryError`` and nothing is created."""
         self.backends = backends
+        self.create = create
         self._library: Library | None = None
 
     def _open(self) -> "Library":
         if self._library is None:
-            self._library = self.backends.library()
+            self._library = self.backends.library(create=self.create)
         return self._library
 
     def snapshot(self, _progress: ProgressCallback | None = None, _cancel: CancelToken | None = None,
                  *, removed: int = 0) -> LibrarySnapshot:
+        """The library's state; a look-only reader (``create=False``) sees a library not made yet as empty."""
+        if not self.create and self._library is None:
+            path = self.backends.library_path_or_default()
+            if not path.exists():
+                from .library import LibraryStats
+
+                return LibrarySnapshot(path, [], LibraryStats(0, 0, 0, 0, 0), [], removed)
         library = self._open()
         return LibrarySnapshot(library.path, library.folders(), library.stats(), library.failures(), removed)
 

@@ -1,0 +1,61 @@
+"""engine.beats: tempo and beats of generated music with known tempi, downbeats, snapping and nudging."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emomv_desktop.engine import beats
+from tests.media_factory import beat_pattern, click_track
+
+
+def _nearest_error(found: np.ndarray, true: np.ndarray) -> np.ndarray:
+    return np.abs(found[:, None] - true[None, :]).min(axis=1)
+
+
+@pytest.mark.parametrize(
+    "bpm, make",
+    [
+        (120, lambda: click_track(120, 40, accent_every=4, offset=0.31)),
+        (97, lambda: beat_pattern(97, 40, offset=0.23)),
+    ],
+)
+def test_tempo_within_two_percent_beats_within_30_ms_and_downbeats(bpm, make):
+    audio, true = make()
+    found = beats.track_beats(audio)
+    assert found.tempo == pytest.approx(bpm, rel=0.02)
+    assert len(found.beats) >= 0.9 * len(true)
+    assert _nearest_error(found.beats, true).max() < 0.030
+    # Downbeats: every 4th true beat from the first (the accented kick).
+    assert len(found.downbeats) >= 0.8 * len(true) / 4
+    assert _nearest_error(found.downbeats, true[::4]).max() < 0.030
+
+
+def test_evenly_accented_clicks_have_beats_but_no_downbeats():
+    audio, true = click_track(120, 30, offset=0.5)
+    found = beats.track_beats(audio)
+    assert found.found and len(found.downbeats) == 0
+    # Bars then fall back to every fourth beat.
+    assert beats.nudge(found, found.beats[0], 1, "bar") == pytest.approx(found.beats[4])
+
+
+def test_silence_and_short_audio_have_no_beats_and_bad_input_is_refused():
+    assert not beats.track_beats(np.zeros(16_000 * 10, np.float32)).found
+    assert beats.track_beats(click_track(120, 2)[0]).tempo == 0.0
+    with pytest.raises(beats.BeatError, match="16000 Hz"):
+        beats.track_beats(np.zeros(44_100 * 5, np.float32), 44_100)
+    with pytest.raises(beats.BeatError, match="mono"):
+        beats.track_beats(np.zeros((2, 16_000 * 5), np.float32))
+
+
+def test_snap_and_nudge_along_the_grid():
+    grid = beats.Beats(120.0, np.arange(0.5, 20, 0.5), np.arange(0.5, 20, 2.0))
+    assert beats.snap(grid, 3.2, "beat") == 3.5
+    assert beats.snap(grid, 3.5, "beat") == 3.5  # on a beat: that beat
+    assert beats.snap(grid, 3.2, "bar") == 4.5
+    assert beats.snap(grid, 19.9, "bar") is None
+    assert beats.nudge(grid, 4.5, 1, "beat") == 5.0
+    assert beats.nudge(grid, 4.5, -1, "bar") == 2.5
+    assert beats.nudge(grid, 4.5, -10, "bar") == 0.5  # clamped to the first downbeat
+    empty = beats.Beats(0.0, np.zeros(0), np.zeros(0))
+    assert beats.snap(empty, 1.0) is None and beats.nudge(empty, 1.0, 2) == 1.0
