@@ -3,6 +3,7 @@
     emomv-desktop [VIDEO]                      open the GUI (optionally with a video)
     emomv-desktop index [DIR...]               add folders to the library and index them (default: all folders)
     emomv-desktop suggest VIDEO [--top N] [--json] [--emotion E] [--min-duration S|video] [--text T]
+                               [--bpm LO-HI] [--scenes [--covering] [--min-scene S] [--merge-threshold C]]
     emomv-desktop library status [--json] | library remove DIR
     emomv-desktop models status | models download [KEY...] [--url URL] | models import FILE [--key KEY]
 
@@ -199,6 +200,20 @@ def _filter_values(args: argparse.Namespace) -> tuple[frozenset[Emotion] | None,
     return emotions, min_duration
 
 
+def _bpm_range(text: str | None) -> tuple[float | None, float | None]:
+    """``--bpm 90-130`` (also ``90-`` or ``-130``) -> the filter's bounds."""
+    if text is None:
+        return None, None
+    low, sep, high = text.partition("-")
+    try:
+        bounds = (float(low) if low.strip() else None, float(high) if high.strip() else None)
+    except ValueError:
+        bounds = None
+    if not sep or bounds is None or bounds == (None, None) or (None not in bounds and bounds[0] > bounds[1]):
+        raise CliError(f"--bpm takes a range like 90-130 (or 90- / -130), not {text!r}")
+    return bounds
+
+
 def _cmd_suggest(args: argparse.Namespace) -> int:
     from .engine import service
 
@@ -208,6 +223,9 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     if args.clips is not None and args.clips < 1:
         raise CliError("--clips must be at least 1")
     emotions, min_duration = _filter_values(args)
+    bpm_min, bpm_max = _bpm_range(args.bpm)
+    if args.scenes and args.min_duration == VIDEO_LENGTH:
+        raise CliError("--scenes ranks each scene for its own length: use --covering instead of --min-duration video")
     backends = _backends(args, clips_per_window=args.clips)
     with service.LibraryReader(backends, create=False) as reader:
         if reader.snapshot().stats.indexed == 0:
@@ -215,11 +233,14 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     service.probe_video(video)  # a bad video is refused before torch is even imported
     from .engine.ranking import RankFilter
 
-    filters = RankFilter(emotions=emotions, min_duration=min_duration, text=args.text)
+    filters = RankFilter(emotions=emotions, min_duration=min_duration, text=args.text, bpm_min=bpm_min,
+                         bpm_max=bpm_max)
     session = service.InferenceSession(backends)
     try:
         with _cancel_on_interrupt() as token, _progress_bar() as bar:
             session.load(bar, token)
+            if args.scenes:
+                return _suggest_scenes(session, video, args, filters, bar, token)
             analysis = session.analyse(video, args.top, bar, token, filters=filters,
                                        at_least_video_length=args.min_duration == VIDEO_LENGTH)
     finally:
@@ -232,21 +253,52 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print_suggestions(query, suggestions) -> None:
+def _suggest_scenes(session, video: Path, args: argparse.Namespace, filters, bar, token) -> int:
+    """``suggest --scenes``: cut the video into scenes and rank every scene's cue (and the whole video's) with
+    sections of the cue's length on the beat."""
+    scenes = session.analyse_scenes(video, bar, token, min_scene_seconds=args.min_scene,
+                                    merge_threshold=args.merge_threshold)
+
+    def rank(cue):
+        wanted = dataclasses.replace(filters, min_duration=cue.duration) if args.covering else filters
+        return session.rank_cue(scenes, cue, args.top, bar, token, filters=wanted)
+
+    whole = rank(scenes.whole)
+    cues = [rank(cue) for cue in scenes.cues]
+    if args.json:
+        _print_json(scenes.document(whole, cues))
+    else:
+        _print_suggestions(whole.query, whole.suggestions)
+        for analysis in cues:
+            cue = analysis.cue
+            print()
+            _print_suggestions(analysis.query, analysis.suggestions,
+                               heading=f"{cue.label}  {clock(cue.start)}-{clock(cue.end)}  ({cue.duration:.1f} s)")
+    _note_random_networks(whole.random_networks)
+    return EXIT_OK
+
+
+def _print_suggestions(query, suggestions, *, heading: str | None = None) -> None:
     from .engine.paths import display_path
     from .engine.text import section
 
     mood = "n/a (single-task model)" if query.emotion is None else _emotion_text(query.emotion, query.emotion_probs)
-    print(f"{display_path(query.path)}  {clock(query.duration)}  video emotion: {mood}")
+    if heading is None:
+        print(f"{display_path(query.path)}  {clock(query.duration)}  video emotion: {mood}")
+    else:
+        print(f"{heading}  emotion: {mood}")
     if not suggestions:
         print("no track matches the filters")
         return
-    print(f"{'#':>3}  {'score':>6}  {'best section':<13}  {'emotion':<13}  {'length':>7}  track")
+    print(f"{'#':>3}  {'score':>6}  {'best section':<13}  {'emotion':<13}  {'length':>7}  {'bpm':>5}  track")
     for s in suggestions:
         name = " - ".join(x for x in (s.artist, s.title) if x) or s.path.name
+        bpm = "-" if s.bpm is None else f"{s.bpm:.0f}"
+        short = "  (shorter than the cue)" if s.covers is False else ""
         print(
             f"{s.rank:>3}  {s.score:6.3f}  {section(s.best_start, s.best_end):<13}  "
-            f"{_emotion_text(s.emotion, s.emotion_probs):<13}  {clock(s.duration):>7}  {name}  ({display_path(s.path)})"
+            f"{_emotion_text(s.emotion, s.emotion_probs):<13}  {clock(s.duration):>7}  {bpm:>5}  {name}  "
+            f"({display_path(s.path)}){short}"
         )
 
 
@@ -398,6 +450,16 @@ def build_parser() -> argparse.ArgumentParser:
     suggest.add_argument("--min-duration", metavar=f"S|{VIDEO_LENGTH}", help="only tracks at least this long "
                          f"(seconds, or '{VIDEO_LENGTH}' for the video's length)")
     suggest.add_argument("--text", help="only tracks whose title, artist, album or path contains this")
+    suggest.add_argument("--bpm", metavar="LO-HI", help="only tracks with a tempo in this range, e.g. 90-130")
+    suggest.add_argument("--scenes", action="store_true", help="cut the video into scenes and suggest music for "
+                         "each (sections as long as the scene, on the beat), plus the whole video")
+    suggest.add_argument("--covering", action="store_true", help="with --scenes: only tracks at least as long as "
+                         "each cue")
+    suggest.add_argument("--min-scene", type=float, metavar="S", help="with --scenes: the shortest scene in "
+                         "seconds (default: the engine's, 4)")
+    suggest.add_argument("--merge-threshold", type=float, metavar="C", help="with --scenes: the cosine between "
+                         "neighbouring shots' embeddings at which they join one scene (default 0.85; above 1: every "
+                         "shot its own scene)")
     suggest.add_argument("--clips", type=int, metavar="N", help="video clips analysed per 30 s window (more: slower, "
                          "steadier; default: the engine's)")
     _device_option(suggest)

@@ -322,3 +322,48 @@ def test_models_status_and_missing_weights(db, tmp_path, capsys, monkeypatch):
     assert "retrieval model: present" in out and "multi-task" in out
     code, _, err = run(["index", tmp_path], capsys)  # no pretrained VGGish: a clear error, never random weights
     assert_one_line_error(code, err, "vggish", "emomv-desktop models download")
+
+
+def test_suggest_bpm_range_and_its_errors(indexed, random_backbones, model_file, capsys):
+    code, _, err = suggest(indexed, capsys, "--bpm", "fast")
+    assert_one_line_error(code, err, "--bpm", "90-130")
+    code, _, err = suggest(indexed, capsys, "--bpm", "130-90")
+    assert_one_line_error(code, err, "--bpm")
+    code, out, err = suggest(indexed, capsys, "--json", "--bpm", "0-1000")
+    assert code == 0, err
+    result = json.loads(out)
+    assert (result["filters"]["bpm_min"], result["filters"]["bpm_max"]) == (0.0, 1000.0)
+    with Library(indexed[0]) as lib:
+        with_tempo = {str(t.path): t.bpm for t in lib.tracks() if t.bpm is not None}
+    assert {s["path"]: s["bpm"] for s in result["suggestions"]} == pytest.approx(with_tempo, abs=0.01)
+    assert all("covers" in s for s in result["suggestions"])
+
+
+def test_suggest_scenes_gives_one_cue_per_scene(indexed, random_backbones, model_file, tmp_path, capsys):
+    db = indexed[0]
+    video, cuts = media_factory.write_cut_video(tmp_path / "three.mp4", [4.5, 4.5, 4.5], width=256, height=256)
+    base = ["--library", db, "suggest", video, "--clips", CLIPS, "--device", "cpu", "--scenes",
+            "--merge-threshold", "1.01", "--min-scene", "3"]
+    code, out, err = run([*base, "--json", "--top", "3"], capsys)
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["video"]["duration"] == pytest.approx(13.5, abs=0.1)
+    cues = result["cues"]
+    assert [c["scenes"] for c in cues] == [[0], [1], [2]]
+    bounds = [c["start"] for c in cues[1:]]
+    assert bounds == pytest.approx(cuts, abs=1 / 30 + 1e-3) and cues[-1]["end"] == pytest.approx(13.5, abs=0.1)
+    for cue in cues:
+        assert set(cue["emotion_probs"]) == set(cli.EMOTION_LABELS) and cue["suggestions"]
+        length = cue["end"] - cue["start"]
+        for s in cue["suggestions"]:
+            section = s["best_section"]["end"] - s["best_section"]["start"]
+            if s["covers"]:
+                assert section == pytest.approx(length, abs=2e-3)
+            else:
+                assert s["duration"] < length and section == pytest.approx(s["duration"], abs=2e-3)
+    code, out, err = run([*base, "--covering"], capsys)
+    assert code == 0, err
+    blocks = out.strip().split("\n\n")
+    assert len(blocks) == 4 and [b.splitlines()[0].split()[:2] for b in blocks[1:]] == [
+        ["Scene", "1"], ["Scene", "2"], ["Scene", "3"]]
+    assert "shorter than the cue" not in out

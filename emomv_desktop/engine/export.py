@@ -51,6 +51,8 @@ CSV_FIELDS: tuple[str, ...] = (
     "duration",
     "emotion",
     *(f"p_{e.label}" for e in Emotion),
+    "bpm",
+    "covers",
 )
 
 
@@ -79,6 +81,8 @@ def suggestion_record(s: "Suggestion") -> dict[str, Any]:
         "best_section": {"start": _seconds(s.best_start), "end": _seconds(s.best_end)},
         "emotion": _label(s.emotion),
         "emotion_probs": _probabilities(s.emotion_probs),
+        "bpm": None if s.bpm is None else round(float(s.bpm), 2),
+        "covers": s.covers,
     }
 
 
@@ -92,15 +96,32 @@ def video_record(query: "VideoQuery") -> dict[str, Any]:
     }
 
 
+def cue_record(cue: Any, query: "VideoQuery", suggestions: Sequence["Suggestion"]) -> dict[str, Any]:
+    """One cue of a scene analysis (``suggest --scenes --json``): its range, label, emotion and suggestions."""
+    video = video_record(query)
+    return {
+        "label": cue.label,
+        "start": _seconds(cue.start),
+        "end": _seconds(cue.end),
+        "scenes": list(cue.scenes),
+        "emotion": video["emotion"],
+        "emotion_probs": video["emotion_probs"],
+        "suggestions": [suggestion_record(s) for s in suggestions],
+    }
+
+
 def filter_record(filters: "RankFilter | Mapping[str, Any] | None") -> dict[str, Any] | None:
     """The filters a ranking applied, as JSON data (a mapping is taken as already being that data)."""
     if filters is None or isinstance(filters, Mapping):
         return None if filters is None else dict(filters)
-    return {
+    record = {
         "emotions": None if filters.emotions is None else sorted(e.label for e in filters.emotions),
         "min_duration": filters.min_duration,
         "text": filters.text,
     }
+    if filters.bpm_min is not None or filters.bpm_max is not None:  # added fields: only when a range was asked
+        record.update(bpm_min=filters.bpm_min, bpm_max=filters.bpm_max)
+    return record
 
 
 def suggestions_document(
