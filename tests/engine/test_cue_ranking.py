@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -169,3 +171,47 @@ def test_bpm_is_suggested_and_filtered(beat_library, model):
         assert names(RankFilter(bpm_min=90, bpm_max=105)) == sorted(
             n for n, b in bpms.items() if b is not None and 90 <= b <= 105)
         assert "pattern97.flac" in names(RankFilter(bpm_max=105))
+
+
+# ------------------------------------------------------------------------------------- the service's use cases
+def test_the_service_analyses_scenes_and_ranks_each_cue_on_the_beat(beat_library, tmp_path):
+    from emomv_desktop.engine import scenes as scene_module
+    from emomv_desktop.engine import service
+    from emomv_desktop.engine.model import ModelConfig, save_model
+
+    torch.manual_seed(0)
+    model_path = tmp_path / "model.pt"
+    save_model(model_path, RetrievalModel(ModelConfig(multitask=True)).eval(), {"note": "random init, for tests"})
+    video, cuts = media_factory.write_cut_video(tmp_path / "two.mp4", [14.0, 16.0], width=256, height=256)
+    backends = service.Backends(device="cpu", allow_random=True, model_path=model_path, library_path=beat_library,
+                                clips_per_window=1)
+    session = service.InferenceSession(backends)
+    try:
+        session.load()
+        found = session.analyse_scenes(video, min_scene_seconds=3.0, merge_threshold=1.01)
+        assert isinstance(found, service.SceneAnalysis) and found.random_networks
+        assert found.info.duration == pytest.approx(30.0, abs=0.1)
+        assert [x for c in found.cues for x in (c.start, c.end)] == pytest.approx([0.0, cuts[0], cuts[0], 30.0], abs=0.05)
+        assert (found.whole.start, found.whole.end) == pytest.approx((0.0, 30.0), abs=0.05)
+        with Library(beat_library) as lib:
+            grids = {t.path.name: lib.beats([t.id])[t.id] for t in lib.tracks()}
+        for cue in (*found.cues, found.whole):
+            analysis = session.rank_cue(found, cue, 3, filters=RankFilter(min_duration=cue.duration))
+            assert analysis.cue == cue and analysis.query.duration == pytest.approx(cue.duration)
+            assert analysis.suggestions and all(s.covers for s in analysis.suggestions)
+            for s in analysis.suggestions:
+                assert s.best_end - s.best_start == pytest.approx(cue.duration, abs=1e-3)
+                grid = grids[s.path.name]
+                on = grid.downbeats if len(grid.downbeats) else grid.beats
+                assert np.min(np.abs(on - s.best_start)) < 2e-3
+        document = found.document(session.rank_cue(found, found.whole, 2),
+                                  [session.rank_cue(found, c, 2) for c in found.cues])
+        assert [c["label"] for c in document["cues"]] == ["Scene 1", "Scene 2"]
+        # a split scene's halves have no features: ranking a cue over one analyses it first
+        halves = dataclasses.replace(found, scenes=scene_module.split_scene(found.scenes, 7.0))
+        half = scene_module.scene_cues(halves.scenes)[0]
+        assert halves.scenes[0].features is None
+        first = session.rank_cue(halves, half, 2).suggestions[0]
+        assert first.best_end - first.best_start == pytest.approx(7.0, abs=1e-3)
+    finally:
+        session.close()
