@@ -31,7 +31,7 @@ from .engine.export import RESULTS_FORMAT as SUGGESTIONS_FORMAT
 from .engine.export import RESULTS_VERSION as SUGGESTIONS_VERSION
 from .engine.jobs import CancelToken, Progress
 from .engine.loading import RANDOM_NETWORKS_ENV, Backends, random_networks_requested
-from .engine.text import clock, error_line
+from .engine.text import clock, damage_note, error_line
 
 PROG = "emomv-desktop"
 EXIT_OK = 0
@@ -249,6 +249,9 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         _print_json(analysis.document())
     else:
         _print_suggestions(analysis.query, analysis.suggestions)
+    features = analysis.query.features
+    if features is not None and (note := damage_note(features.skipped_clips, features.skipped_seconds)):
+        print(f"note: {note}", file=sys.stderr)
     _note_random_networks(analysis.random_networks)
     return EXIT_OK
 
@@ -396,6 +399,15 @@ def _cmd_models_import(args: argparse.Namespace) -> int:
 
 # -------------------------------------------------------------------------------------------- parsing
 COMMANDS = ("index", "suggest", "library", "models")
+USAGE = (f"{PROG} [--debug] [--library DB] [VIDEO]   (the window; Qt options such as -style fusion go to it)\n"
+         f"       {PROG} [--debug] [--library DB] COMMAND ...")
+# Qt's own command-line options (QApplication, QGuiApplication, xcb): those that take a value, and flags.
+QT_VALUE_OPTIONS = frozenset({
+    "-style", "-stylesheet", "-platform", "-platformpluginpath", "-platformtheme", "-plugin", "-qmljsdebugger",
+    "-session", "-display", "-geometry", "-title", "-name", "-qwindowgeometry", "-qwindowicon", "-qwindowtitle",
+    "-fontengine", "-visual",
+})
+QT_FLAGS = frozenset({"-reverse", "-widgetcount", "-nograb", "-dograb", "-sync", "-testability"})
 
 
 def _global_options(parser: argparse.ArgumentParser, *, leaf: bool = False) -> None:
@@ -431,8 +443,8 @@ class _Commands:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="Find music for a video by emotion (EmoMV). Without a "
-                                     "command (or with a video path) the window opens.")
+    parser = argparse.ArgumentParser(prog=PROG, usage=USAGE, description="Find music for a video by emotion "
+                                     "(EmoMV). Without a command (or with a video path) the window opens.")
     _global_options(parser)
     commands = _Commands(parser, "command")
 
@@ -503,10 +515,29 @@ def _gui_request(argv: list[str]) -> tuple[argparse.Namespace, str | None] | Non
     return options, (rest[0] if rest else None)
 
 
-def _run_gui(video: str | None) -> int:
+def _split_qt_options(argv: list[str]) -> tuple[list[str], list[str]]:
+    """``(ours, Qt's)``: Qt's own single-dash options (``-style fusion``, ``-platform=offscreen``) are the
+    window's, never argparse's."""
+    ours, qt = [], []
+    args = iter(argv)
+    for arg in args:
+        name = arg.split("=", 1)[0]
+        if name in QT_VALUE_OPTIONS:
+            qt.append(arg)
+            value = None if "=" in arg else next(args, None)
+            if value is not None:
+                qt.append(value)
+        elif arg in QT_FLAGS:
+            qt.append(arg)
+        else:
+            ours.append(arg)
+    return ours, qt
+
+
+def _run_gui(video: str | None, qt_options: list[str]) -> int:
     from .app import run_gui  # Qt is imported only here
 
-    return run_gui(video=video)
+    return run_gui(video=video, argv=[PROG, *qt_options])
 
 
 def _never_crash_on_text() -> None:
@@ -546,10 +577,13 @@ def _guarded(run: Callable[[], int], debug: bool) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``emomv-desktop`` and ``python -m emomv_desktop``; returns the exit code."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv, qt_options = _split_qt_options(list(sys.argv[1:] if argv is None else argv))
     gui = _gui_request(argv)
     if gui is not None:
         options, video = gui
-        return _guarded(lambda: _run_gui(video), options.debug)
-    args = build_parser().parse_args(argv)
+        return _guarded(lambda: _run_gui(video, qt_options), options.debug)
+    parser = build_parser()
+    if qt_options:
+        parser.error(f"{' '.join(qt_options)}: Qt options apply to the window only, not to a command")
+    args = parser.parse_args(argv)
     return _guarded(lambda: args.handler(args), args.debug)

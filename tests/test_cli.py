@@ -48,7 +48,8 @@ def fake_gui(monkeypatch):
     """Stands in for ``emomv_desktop.app`` (the GUI's module) to observe what the CLI hands it."""
     calls = []
     module = types.ModuleType("emomv_desktop.app")
-    module.run_gui = lambda video=None: calls.append(video) or 7
+    module.run_gui = lambda video=None, argv=None: calls.append(video) or module.qt_argv.append(argv) or 7
+    module.qt_argv = []  # what the window's QApplication gets
     monkeypatch.setitem(sys.modules, "emomv_desktop.app", module)
     return calls
 
@@ -57,6 +58,23 @@ def fake_gui(monkeypatch):
 def test_no_command_or_a_video_opens_the_gui(fake_gui, argv, video, capsys):
     assert cli.main(argv) == 7
     assert fake_gui == [video]
+
+
+@pytest.mark.parametrize("argv, video, qt", [
+    (["-style", "fusion"], None, ["-style", "fusion"]),
+    (["-platform=offscreen", "--debug", "-reverse", "cut.mp4"], "cut.mp4", ["-platform=offscreen", "-reverse"]),
+    (["cut.mp4", "-stylesheet", "dark.qss"], "cut.mp4", ["-stylesheet", "dark.qss"]),
+])
+def test_qt_options_go_to_the_window_not_to_argparse(fake_gui, argv, video, qt):
+    assert cli.main(argv) == 7
+    assert fake_gui == [video] and sys.modules["emomv_desktop.app"].qt_argv == [[cli.PROG, *qt]]
+
+
+def test_the_usage_line_shows_the_video_argument(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    usage = capsys.readouterr().out.split("\n\n")[0]
+    assert f"{cli.PROG} [--debug] [--library DB] [VIDEO]" in usage and "COMMAND" in usage
 
 
 def test_commands_do_not_open_the_gui(fake_gui, db, capsys):
@@ -367,3 +385,10 @@ def test_suggest_scenes_gives_one_cue_per_scene(indexed, random_backbones, model
     assert len(blocks) == 4 and [b.splitlines()[0].split()[:2] for b in blocks[1:]] == [
         ["Scene", "1"], ["Scene", "2"], ["Scene", "3"]]
     assert "shorter than the cue" not in out
+
+
+def test_qt_options_with_a_command_are_a_usage_error(fake_gui, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["-style", "fusion", "library", "status"])
+    assert exc.value.code == 2 and "Qt options apply to the window only" in capsys.readouterr().err
+    assert fake_gui == []
