@@ -27,6 +27,7 @@ from .jobs import CancelToken, ProgressCallback, report
 from .loading import Backends, LoadedModel
 
 if TYPE_CHECKING:
+    from .choices import VideoChoices
     from .backbones import SlowFastExtractor, VGGishExtractor
     from .export import PreviewReport
     from .library import IndexReport, Library, LibraryStats, Track
@@ -44,8 +45,11 @@ __all__ = [
     "ModelInfo",
     "SceneAnalysis",
     "check_video_path",
+    "export_cue_sheet",
     "export_preview",
     "export_results",
+    "export_scored_preview",
+    "export_timeline",
     "probe_video",
 ]
 
@@ -393,3 +397,38 @@ def export_preview(
     from .export import export_preview as write
 
     return write(video, track, start, output, progress=progress, cancel=cancel)
+
+
+# ----------------------------------------------------------------------------------------- the editor's choices
+def export_timeline(
+    path: Path | str, choices: "VideoChoices", fmt: str | None = None,
+    _progress: ProgressCallback | None = None, _cancel: CancelToken | None = None,
+    *, fade_seconds: float = 0.0, overlap_seconds: float = 0.0, relative_paths: bool = False,
+) -> Path:
+    """The scored cut as an editor's timeline: ``fmt`` (``engine.timeline.FORMATS``) or by the file's suffix."""
+    from .timeline import export_timeline as write
+
+    return write(path, choices.video, choices.cue_choices(), fmt=fmt, fade_seconds=fade_seconds,
+                 overlap_seconds=overlap_seconds, relative_paths=relative_paths)
+
+
+def export_cue_sheet(path: Path | str, choices: "VideoChoices", _progress: ProgressCallback | None = None,
+                     _cancel: CancelToken | None = None) -> Path:
+    """The cue sheet (CSV) of the chosen music."""
+    from .timeline import export_cue_sheet as write
+
+    return write(path, choices.video, choices.cue_choices())
+
+
+def export_scored_preview(
+    video: Path | str, choices: "VideoChoices", output: Path | str,
+    progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+    *, crossfade_seconds: float | None = None,
+) -> "PreviewReport":
+    """An MP4 of the whole cut with every cue's chosen section, crossfading at cue boundaries
+    (``crossfade_seconds``; default :data:`engine.export.DEFAULT_CROSSFADE_SECONDS`)."""
+    from .export import DEFAULT_CROSSFADE_SECONDS, MixCue, export_scored_preview as write
+
+    cues = [MixCue(c.cue_start, c.cue_end, c.track_path, c.section_start) for c in choices.choices]
+    fade = DEFAULT_CROSSFADE_SECONDS if crossfade_seconds is None else crossfade_seconds
+    return write(video, cues, output, crossfade_seconds=fade, progress=progress, cancel=cancel)
