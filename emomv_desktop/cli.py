@@ -4,6 +4,7 @@
     emomv-desktop index [DIR...]               add folders to the library and index them (default: all folders)
     emomv-desktop suggest VIDEO [--top N] [--json] [--emotion E] [--min-duration S|video] [--text T]
                                [--bpm LO-HI] [--scenes [--covering] [--min-scene S] [--merge-threshold C]]
+    emomv-desktop export CHOICES.json [--timeline OUT.{otio,xml,fcpxml,edl}] [--cue-sheet OUT.csv] [--fade S]
     emomv-desktop library status [--json] | library remove DIR
     emomv-desktop models status | models download [KEY...] [--url URL] | models import FILE [--key KEY]
 
@@ -305,6 +306,28 @@ def _print_suggestions(query, suggestions, *, heading: str | None = None) -> Non
         )
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    """A saved set of choices (the GUI's choices file) -> an editor's timeline and/or a cue sheet."""
+    from .engine import service
+    from .engine.choices import read_choices_file
+    from .engine.paths import display_path
+
+    if args.timeline is None and args.cue_sheet is None:
+        raise CliError("nothing to export: give --timeline OUT.{otio,xml,fcpxml,edl} and/or --cue-sheet OUT.csv")
+    choices = read_choices_file(args.choices)
+    if not choices.choices:
+        raise CliError(f"{display_path(args.choices)} holds no choices (assign music to a cue first)")
+    written = []
+    if args.timeline is not None:
+        written.append(service.export_timeline(args.timeline, choices, fade_seconds=args.fade,
+                                               relative_paths=args.relative_paths))
+    if args.cue_sheet is not None:
+        written.append(service.export_cue_sheet(args.cue_sheet, choices))
+    for path in written:
+        print(f"wrote {display_path(path)} ({len(choices.choices)} cues)")
+    return EXIT_OK
+
+
 def _cmd_library_status(args: argparse.Namespace) -> int:
     from .engine.paths import display_path
     from .engine.service import LibraryReader
@@ -398,7 +421,7 @@ def _cmd_models_import(args: argparse.Namespace) -> int:
 
 
 # -------------------------------------------------------------------------------------------- parsing
-COMMANDS = ("index", "suggest", "library", "models")
+COMMANDS = ("index", "suggest", "export", "library", "models")
 USAGE = (f"{PROG} [--debug] [--library DB] [VIDEO]   (the window; Qt options such as -style fusion go to it)\n"
          f"       {PROG} [--debug] [--library DB] COMMAND ...")
 # Qt's own command-line options (QApplication, QGuiApplication, xcb): those that take a value, and flags.
@@ -477,6 +500,17 @@ def build_parser() -> argparse.ArgumentParser:
     _device_option(suggest)
     _model_option(suggest)
     suggest.set_defaults(handler=_cmd_suggest)
+
+    export = commands.add_parser("export", help="write a saved set of choices as an editor's timeline and a cue sheet")
+    export.add_argument("choices", type=Path, metavar="CHOICES.json", help="a choices file saved by the window")
+    export.add_argument("--timeline", type=Path, metavar="OUT", help="the timeline: .otio, .xml (FCP 7: Premiere, "
+                        "Resolve), .fcpxml (Final Cut Pro), .edl (CMX 3600: Avid, every editor)")
+    export.add_argument("--cue-sheet", type=Path, metavar="OUT.csv", help="the cue sheet for music licensing")
+    export.add_argument("--fade", type=float, default=0.0, metavar="S", help="fade each music clip in and out "
+                        "(seconds; .otio and .xml only)")
+    export.add_argument("--relative-paths", action="store_true", help="media paths relative to the timeline's "
+                        "folder (default: absolute)")
+    export.set_defaults(handler=_cmd_export)
 
     library = _Commands(commands.add_parser("library", help="inspect or change the library", leaf=False), "action")
     status = library.add_parser("status", help="folders, counts, failed files")

@@ -392,3 +392,38 @@ def test_qt_options_with_a_command_are_a_usage_error(fake_gui, capsys):
         cli.main(["-style", "fusion", "library", "status"])
     assert exc.value.code == 2 and "Qt options apply to the window only" in capsys.readouterr().err
     assert fake_gui == []
+
+
+def test_export_writes_a_saved_set_of_choices_as_a_timeline_and_a_cue_sheet(tmp_path, capsys):
+    import csv
+
+    import opentimelineio as otio
+
+    from emomv_desktop.engine.choices import Choice, VideoChoices, save_choices
+    from emomv_desktop.engine.timeline import TimelineVideo
+
+    video, _ = media_factory.write_cut_video(tmp_path / "cut.mp4", [2.0, 2.0], fps=25)
+    tracks = [media_factory.write_audio(tmp_path / f"t{i}.wav", seconds=12.0, seed=i) for i in range(2)]
+    choices = VideoChoices(TimelineVideo(video, 25.0, 4.0), (
+        Choice(0.0, 2.0, tracks[0], 4.0, 6.0, title="First", artist="A"),
+        Choice(2.0, 4.0, tracks[1], 8.4, 10.4, title="Second", artist="B"),
+    ))
+    saved = save_choices(choices, tmp_path / "choices.json")
+    code, out, err = run(["export", saved, "--timeline", tmp_path / "cut.otio", "--cue-sheet", tmp_path / "cues.csv"],
+                         capsys)
+    assert code == 0, err
+    assert "cut.otio" in out and "cues.csv" in out
+    timeline = otio.adapters.read_from_file(str(tmp_path / "cut.otio"))
+    music = [c for t in timeline.audio_tracks() for c in t.find_clips()]
+    assert sorted((c.source_range.start_time.to_seconds(), c.source_range.duration.to_seconds()) for c in music) == [
+        (4.0, 2.0), (8.4, 2.0)]
+    with open(tmp_path / "cues.csv", encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["title"], r["artist"]) for r in rows] == [("First", "A"), ("Second", "B")]
+    code, _, err = run(["export", saved], capsys)
+    assert_one_line_error(code, err, "nothing to export")
+    (tmp_path / "other.json").write_text('{"format": "something else"}')
+    code, _, err = run(["export", tmp_path / "other.json", "--cue-sheet", tmp_path / "x.csv"], capsys)
+    assert_one_line_error(code, err, "not a choices file")
+    code, _, err = run(["export", saved, "--timeline", tmp_path / "cut.mov"], capsys)
+    assert_one_line_error(code, err, "timeline format")
