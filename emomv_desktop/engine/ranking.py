@@ -522,7 +522,7 @@ class SectionIndex:
         k = 1 if seconds <= window else 1 + int((seconds - window) / hop + 1e-6)
         track_end = np.repeat(cache.offsets + cache.tracks.counts, cache.tracks.counts)
         index = np.arange(len(track_end), dtype=np.int64)
-        stops = np.minimum(index + k, track_end)
+        stops = np.minimum(index + k, track_end).astype(np.int32)  # 2**31 windows is ~6M hours of music
         first = np.zeros(len(index), dtype=bool)
         first[cache.offsets] = True
         valid = (index + k <= track_end) | first
