@@ -174,7 +174,9 @@ def _cmd_index(args: argparse.Namespace) -> int:
     print(
         f"{'cancelled: ' if report.cancelled else ''}indexed {report.indexed}, unchanged {report.unchanged}, "
         f"failed {report.failed}, removed {report.removed}"
-        f"{f', skipped {report.skipped}' if report.skipped else ''} in {report.seconds:.1f} s "
+        f"{f', skipped {report.skipped}' if report.skipped else ''}"
+        f"{f', beats tracked for {report.beats_tracked} earlier tracks' if report.beats_tracked else ''}"
+        f" in {report.seconds:.1f} s "
         f"({rate:.1f} tracks/min, {speed:.1f} s of audio per s)"
     )
     for path, reason in report.errors:
