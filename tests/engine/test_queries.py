@@ -62,9 +62,12 @@ def music(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def vggish() -> VGGishExtractor:
-    """The real VGGish network, random weights (the pretrained file cannot be downloaded here), seeded."""
+    """The real VGGish network, random weights (the pretrained file cannot be downloaded here), seeded; exact
+    (fp32) arithmetic, so the near-ties among the generated tracks do not depend on the CPU's bf16 support."""
+    from emomv_desktop.engine.backbones import Precision
+
     torch.manual_seed(0)
-    return VGGishExtractor.build(None, "cpu")
+    return VGGishExtractor.build(None, "cpu", precision=Precision.EXACT)
 
 
 @pytest.fixture(scope="module")
