@@ -55,7 +55,7 @@ from emomv_desktop.engine.library import AUDIO_EXTENSIONS
 from emomv_desktop.engine.service import Analysis, Backends, IndexSession, InferenceSession, LibraryReader, ModelInfo
 
 from . import text
-from .about import APP_TITLE, TEST_MODE_TEXT, about_html
+from .about import APP_TITLE, TEST_MODE_TEXT, about_details, about_html
 from .analysis import AnalysisController
 from .handoff import HandOff
 from .library_panel import LibraryPanel
@@ -464,6 +464,7 @@ class MainWindow(QMainWindow):
         box = QMessageBox(QMessageBox.Icon.Information, f"About {APP_TITLE}", "", QMessageBox.StandardButton.Ok, self)
         box.setTextFormat(Qt.TextFormat.RichText)
         box.setText(self.about_text())
+        box.setDetailedText(about_details(self.model_info))  # the research figures, behind Show Details
         box.open()
         return box
 
