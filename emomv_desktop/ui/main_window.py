@@ -293,6 +293,8 @@ class MainWindow(QMainWindow):
             track_menu.addAction(action)
         view_menu = menus.addMenu("&View")
         view_menu.addAction(self.library_action)
+        self.sort_menu = view_menu.addMenu("&Sort by")  # the headers' clicks, for the keyboard
+        self.sort_menu.aboutToShow.connect(self._fill_sort_menu)
         tools_menu = menus.addMenu("&Help")
         tools_menu.addAction(self.setup_action)
         tools_menu.addAction(self.log_action)
@@ -304,6 +306,26 @@ class MainWindow(QMainWindow):
         for action in (self.open_action, self.cancel_action, self.export_results_action,
                        self.export_preview_action, self.library_action, self.setup_action):
             toolbar.addAction(action)
+
+    def _fill_sort_menu(self) -> None:
+        """One entry per column (read when the menu opens, so new columns appear): sorts as a header click does."""
+        self.sort_menu.clear()
+        for column in range(self.proxy.columnCount()):
+            title = self.proxy.headerData(column, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole)
+            action = self.sort_menu.addAction(str(title), lambda c=column: self.sort_by(c))
+            action.setCheckable(True)
+            action.setChecked(self.table.horizontalHeader().sortIndicatorSection() == column)
+
+    def sort_by(self, column: int) -> None:
+        """Sort as a click on the column's header: the same column flips, a new one starts in its first order."""
+        header = self.table.horizontalHeader()
+        if header.sortIndicatorSection() == column:
+            ascending = header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder
+            order = Qt.SortOrder.DescendingOrder if ascending else Qt.SortOrder.AscendingOrder
+        else:
+            first = self.proxy.headerData(column, Qt.Orientation.Horizontal, Qt.ItemDataRole.InitialSortOrderRole)
+            order = Qt.SortOrder(first) if first is not None else Qt.SortOrder.AscendingOrder
+        self.table.sortByColumn(column, order)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()

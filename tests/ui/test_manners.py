@@ -1,0 +1,73 @@
+"""Desktop manners: keyboard reach and names, export folders, light and dark palettes."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractItemView,
+    QAbstractSlider,
+    QAbstractSpinBox,
+    QComboBox,
+    QDockWidget,
+    QHeaderView,
+    QLineEdit,
+    QMenu,
+    QToolBar,
+    QWidget,
+)
+
+INTERACTIVE = (QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox, QLineEdit, QAbstractItemView)
+
+
+def tab_chain(window: QWidget) -> list[QWidget]:
+    """The widgets Tab stops at when enabled, in order: the window's focus chain, tab-focusable and shown."""
+    reached, widget = [], window.nextInFocusChain()
+    while widget is not window:
+        if widget.isVisible() and widget.focusPolicy() & Qt.FocusPolicy.TabFocus:
+            reached.append(widget)
+        widget = widget.nextInFocusChain()
+    return reached
+
+
+def by_mouse_only(widget: QWidget) -> bool:
+    """Widgets whose job the keyboard does elsewhere: toolbar buttons (their actions are in the menus, checked
+    below), the dock's title buttons (View → Library, Ctrl+L), table headers (View → Sort by, checked below),
+    and the parts of composite widgets (a table's scroll bars, a line edit's clear button)."""
+    parent = widget.parentWidget()
+    return (isinstance(parent, QToolBar) or isinstance(widget, QHeaderView)
+            or widget.objectName().startswith(("qt_dockwidget_", "qt_scrollarea_", "_q_"))
+            or isinstance(parent, QDockWidget) and isinstance(widget, QAbstractButton)
+            or isinstance(parent, (QAbstractItemView, QLineEdit, QComboBox, QAbstractSpinBox))
+            or isinstance(parent, QWidget) and parent.objectName().startswith("qt_scrollarea_"))
+
+
+def test_tab_reaches_every_control_and_each_has_a_name(make_window):
+    window = make_window()
+    chain = tab_chain(window)
+    interactive = [w for w in window.findChildren(QWidget)
+                   if isinstance(w, INTERACTIVE) and w.isVisible() and w.window() is window and not by_mouse_only(w)]
+    assert window.table in interactive and window.search in interactive and window.preview.play_button in interactive
+    unreached = [f"{type(w).__name__} {w.accessibleName() or w.objectName()!r}" for w in interactive if w not in chain]
+    assert unreached == []
+    unnamed = [f"{type(w).__name__} in {type(w.parentWidget()).__name__}" for w in chain if not w.accessibleName()]
+    assert unnamed == []
+
+
+def test_every_toolbar_action_is_in_a_menu_with_a_tooltip_and_columns_sort_from_the_keyboard(make_window):
+    window = make_window()
+    in_menus = {a for menu in window.menuBar().findChildren(QMenu) for a in menu.actions()}
+    for bar in window.findChildren(QToolBar):
+        for action in bar.actions():
+            if not action.isSeparator():
+                assert action in in_menus and action.toolTip(), action.text()
+    window.sort_menu.aboutToShow.emit()
+    titles = [a.text() for a in window.sort_menu.actions()]
+    assert len(titles) == window.proxy.columnCount()
+    header = window.table.horizontalHeader()
+    column = next(c for c in range(window.proxy.columnCount()) if c != header.sortIndicatorSection())
+    window.sort_menu.actions()[column].trigger()
+    assert header.sortIndicatorSection() == column
+    order = header.sortIndicatorOrder()
+    window.sort_by(column)  # the same column again flips the order, as a second header click does
+    assert header.sortIndicatorSection() == column and header.sortIndicatorOrder() != order
