@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -71,3 +73,41 @@ def test_every_toolbar_action_is_in_a_menu_with_a_tooltip_and_columns_sort_from_
     order = header.sortIndicatorOrder()
     window.sort_by(column)  # the same column again flips the order, as a second header click does
     assert header.sortIndicatorSection() == column and header.sortIndicatorOrder() != order
+
+
+def test_file_dialogs_open_in_the_users_folders_first_then_the_last_one(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    from emomv_desktop.ui.handoff import HandOff
+    from emomv_desktop.ui.settings import Key, Settings
+    from emomv_desktop.ui.worker import WorkerLane
+
+    folders = {name: tmp_path / name for name in ("Films", "Tunes", "Papers")}
+    for folder in folders.values():
+        folder.mkdir()
+    config = tmp_path / "xdg"  # the desktop's own user-dirs file, as platformdirs reads it on Linux
+    config.mkdir()
+    (config / "user-dirs.dirs").write_text(
+        f'XDG_VIDEOS_DIR="{folders["Films"]}"\nXDG_MUSIC_DIR="{folders["Tunes"]}"\n'
+        f'XDG_DOCUMENTS_DIR="{folders["Papers"]}"\n', encoding="utf-8")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    settings = Settings()
+    assert settings.get_path(Key.LAST_VIDEO_DIR) == str(folders["Films"])
+    assert settings.get_path(Key.LAST_MUSIC_DIR) == str(folders["Tunes"])
+
+    asked = []
+    chosen = tmp_path / "elsewhere"
+    chosen.mkdir()
+
+    def save_dialog(_parent, _title, start, _filters):
+        asked.append(str(Path(start).parent))
+        return str(chosen / Path(start).name), ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(save_dialog))
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    lane = WorkerLane("test", parent)
+    handoff = HandOff(lane, lane, settings, parent)
+    for key in (Key.LAST_EXPORT_DIR, Key.LAST_PREVIEW_DIR, Key.LAST_EXPORT_DIR):
+        handoff._ask_save_path("Export", "x.csv", "", key)
+    assert asked == [str(folders["Papers"]), str(folders["Films"]), str(chosen)]  # then the folder last used
