@@ -19,6 +19,7 @@ from typing import Any, Callable
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QUrl
 from PySide6.QtGui import (
     QAction,
+    QActionGroup,
     QCloseEvent,
     QDesktopServices,
     QDragEnterEvent,
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractSlider,
     QAbstractItemView,
+    QApplication,
     QCheckBox,
     QComboBox,
     QDockWidget,
@@ -54,7 +56,7 @@ from emomv_desktop.engine.emotions import Emotion
 from emomv_desktop.engine.library import AUDIO_EXTENSIONS
 from emomv_desktop.engine.service import Analysis, Backends, IndexSession, InferenceSession, LibraryReader, ModelInfo
 
-from . import text
+from . import appearance, text
 from .about import APP_TITLE, TEST_MODE_TEXT, about_details, about_html
 from .analysis import AnalysisController
 from .handoff import HandOff
@@ -295,6 +297,14 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.library_action)
         self.sort_menu = view_menu.addMenu("&Sort by")  # the headers' clicks, for the keyboard
         self.sort_menu.aboutToShow.connect(self._fill_sort_menu)
+        colours = view_menu.addMenu("&Colours")
+        group = QActionGroup(colours)
+        current = self.settings.get(Key.COLOR_SCHEME, "system")
+        for scheme, title in appearance.TITLES.items():
+            action = colours.addAction(title, lambda s=scheme: self.set_color_scheme(s))
+            action.setCheckable(True)
+            action.setChecked(scheme == current)
+            group.addAction(action)
         tools_menu = menus.addMenu("&Help")
         tools_menu.addAction(self.setup_action)
         tools_menu.addAction(self.log_action)
@@ -306,6 +316,11 @@ class MainWindow(QMainWindow):
         for action in (self.open_action, self.cancel_action, self.export_results_action,
                        self.export_preview_action, self.library_action, self.setup_action):
             toolbar.addAction(action)
+
+    def set_color_scheme(self, scheme: str) -> None:
+        """Light, dark or the system's colours, now and at the next start."""
+        self.settings.set(Key.COLOR_SCHEME, scheme)
+        appearance.apply_color_scheme(QApplication.instance(), scheme)
 
     def _fill_sort_menu(self) -> None:
         """One entry per column (read when the menu opens, so new columns appear): sorts as a header click does."""

@@ -34,6 +34,7 @@ class Key(str, enum.Enum):
     FILTER_MIN_DURATION = "results/at_least_video_length"
     FILTER_EMOTION = "results/emotion"
     TOP = "results/top"
+    COLOR_SCHEME = "view/color_scheme"  # system, light or dark (ui/appearance.py)
 
 
 FIRST_FOLDERS = {

@@ -111,3 +111,46 @@ def test_file_dialogs_open_in_the_users_folders_first_then_the_last_one(qtbot, t
     for key in (Key.LAST_EXPORT_DIR, Key.LAST_PREVIEW_DIR, Key.LAST_EXPORT_DIR):
         handoff._ask_save_path("Export", "x.csv", "", key)
     assert asked == [str(folders["Papers"]), str(folders["Films"]), str(chosen)]  # then the folder last used
+
+
+def contrast(a, b) -> float:
+    """WCAG contrast ratio of two QColors."""
+    def luminance(c):
+        def lin(v):
+            v /= 255
+            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+        return 0.2126 * lin(c.red()) + 0.7152 * lin(c.green()) + 0.0722 * lin(c.blue())
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_light_and_dark_colours_are_legible_and_the_chart_follows_them(qtbot, make_window):
+    from collections import Counter
+
+    from PySide6.QtGui import QPalette
+
+    from emomv_desktop.ui.appearance import is_dark
+    from emomv_desktop.ui.settings import Key
+
+    window = make_window()
+    chart = window.query_panel.chart
+    chart.resize(320, 120)
+    try:
+        for scheme in ("dark", "light"):
+            window.set_color_scheme(scheme)
+            qtbot.waitUntil(lambda: is_dark(chart.palette()) == (scheme == "dark"), timeout=5_000)
+            palette = chart.palette()
+            assert window.settings.get(Key.COLOR_SCHEME) == scheme
+            for fg, bg in ((QPalette.ColorRole.WindowText, QPalette.ColorRole.Window),
+                           (QPalette.ColorRole.Text, QPalette.ColorRole.Base),
+                           (QPalette.ColorRole.ButtonText, QPalette.ColorRole.Button),
+                           (QPalette.ColorRole.HighlightedText, QPalette.ColorRole.Highlight)):
+                assert contrast(palette.color(fg), palette.color(bg)) >= 4.5, (scheme, fg)
+            image = chart.grab().toImage()
+            pixels = Counter(image.pixelColor(x, y).name() for x in range(0, image.width(), 3)
+                             for y in range(0, image.height(), 3))
+            background = pixels.most_common(1)[0][0]
+            roles = (QPalette.ColorRole.Window, QPalette.ColorRole.AlternateBase)  # the chart's own, not fixed
+            assert background in {palette.color(role).name() for role in roles}, scheme
+    finally:
+        window.set_color_scheme("system")
