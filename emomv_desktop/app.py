@@ -23,7 +23,9 @@ def run_gui(video: str | Path | None = None, argv: Sequence[str] | None = None) 
     from emomv_desktop.engine import logs, paths
     from emomv_desktop.engine.loading import Backends, silence_library_warnings
 
+    from .ui.appearance import apply_color_scheme
     from .ui.compat import protect_singletons
+    from .ui.settings import Key, Settings
     from .ui.main_window import APP_TITLE, MainWindow
 
     protect_singletons()  # before any other Qt call: see ui/compat.py
@@ -36,6 +38,7 @@ def run_gui(video: str | Path | None = None, argv: Sequence[str] | None = None) 
     icon = paths.resources_dir() / "icons" / "emomv-desktop.svg"
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
+    apply_color_scheme(app, Settings().get(Key.COLOR_SCHEME, "system"))
     window = MainWindow(Backends.from_environment())
     window.show()
     window.start(video)

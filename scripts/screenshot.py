@@ -3,7 +3,8 @@
 
 Builds a small generated music library and a generated video in a temporary folder, indexes the library with
 random-init backbones (the window shows its "random weights (test mode)" marker), analyses the video, previews
-a track and saves one PNG per screen size. Needs a real X display for the video picture, e.g. Xvfb:
+a track and saves one PNG per screen size and colour scheme (light, dark), plus the first-run welcome
+(the model-setup dialog, shown as on a machine without the pretrained networks). Needs a real X display for the video picture, e.g. Xvfb:
 
     xvfb-run -a -s "-screen 0 1920x1080x24" .venv/bin/python scripts/screenshot.py
 
@@ -21,8 +22,9 @@ from pathlib import Path
 from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SIZES = ("1280x800", "1920x1080")
-MAX_PNG_BYTES = 500_000
+DEFAULT_SIZES = ("1280x800", "1024x700", "1920x1080")
+DEFAULT_SCHEMES = ("light", "dark")
+MAX_PNG_BYTES = 300_000
 WAIT_SECONDS = 600
 
 # (file, title, artist, seconds): a plausible production-music folder
@@ -82,10 +84,27 @@ def _grab(app, window, width: int, height: int, out: Path) -> Path:
     return out
 
 
+def _grab_welcome(app, window, out: Path) -> Path:
+    """The model-setup dialog as a first run shows it (statuses shown as missing: nothing is downloaded)."""
+    from emomv_desktop.engine import weights
+    from emomv_desktop.ui.model_setup import ModelSetupDialog
+
+    dialog = ModelSetupDialog(window.lanes.io, window.lanes.transfer, window.settings, window)
+    dialog._show_statuses([weights.weight_status(key) for key in weights.REGISTRY])
+    dialog.show()
+    dialog.move(0, 0)
+    _settle(app, 1.0)
+    dialog.grab().save(str(out), "PNG", 9)
+    print(f"{out} {dialog.width()}x{dialog.height()} {out.stat().st_size / 1000:.0f} kB")
+    dialog.close()
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--sizes", nargs="+", default=list(DEFAULT_SIZES), help="WIDTHxHEIGHT, one PNG each")
+    parser.add_argument("--schemes", nargs="+", default=list(DEFAULT_SCHEMES), choices=("light", "dark"))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(ROOT))
@@ -121,9 +140,15 @@ def main(argv: list[str] | None = None) -> int:
         window.player.play()  # a paused player may not have drawn a frame yet
         _settle(app, 1.5)
         window.player.pause()
-        for size in args.sizes:
-            width, height = (int(v) for v in size.lower().split("x"))
-            _grab(app, window, width, height, args.out / f"main-window-{width}x{height}.png")
+        from emomv_desktop.ui.appearance import apply_color_scheme
+
+        for scheme in args.schemes:
+            apply_color_scheme(app, scheme)
+            suffix = "" if scheme == "light" else f"-{scheme}"
+            for size in args.sizes:
+                width, height = (int(v) for v in size.lower().split("x"))
+                _grab(app, window, width, height, args.out / f"main-window-{width}x{height}{suffix}.png")
+            _grab_welcome(app, window, args.out / f"welcome{suffix}.png")
         window.close()
     return 0
 

@@ -30,7 +30,15 @@ class ModelFileError(PathError):
 
 
 class WeightsError(EngineError):
-    """A pretrained backbone's weights are missing, corrupt, or could not be fetched."""
+    """A pretrained backbone's weights are missing, corrupt, or could not be fetched.
+
+    ``str(exc)`` is the CLI's message (paths, commands to run); ``plain`` says the same for a window, in
+    words and without command lines (it falls back to the CLI message when not given).
+    """
+
+    def __init__(self, message: str, plain: str | None = None) -> None:
+        super().__init__(message)
+        self.plain = plain or message
 
 
 class Cancelled(EngineError):

@@ -14,12 +14,16 @@ Downloads stream into ``NAME.part`` (resumed with an HTTP Range request after an
 then renamed into place atomically; cancelling keeps the ``.part`` for a later resume. :func:`import_file`
 copies a file the user fetched elsewhere (offline machines) through the same checks. Nothing here ever
 reports a missing or unverified file as present.
+
+Every message comes twice: ``message``/``str(WeightsError)`` for the command line (paths, the command to
+run) and ``plain``/``WeightsError.plain`` for a window (words only: a window has buttons, not commands).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import hashlib
 import http.client
 import json
@@ -54,6 +58,10 @@ __all__ = [
     "load_cached",
     "require",
     "describe_problems",
+    "plain_problems",
+    "approx_size",
+    "total_size_text",
+    "size_text",
     "DOWNLOAD_COMMAND",
     "IMPORT_COMMAND",
 ]
@@ -88,6 +96,7 @@ def _vggish_architecture() -> torch.nn.Module:
 class WeightSpec:
     """One official weight file.
 
+    ``title`` names the file for the CLI, ``name`` the network in a word (what a window shows; the title when empty);
     ``sha256_prefix`` is the hex prefix the official file name carries (None when it has none);
     ``size`` its size in bytes when known (None otherwise); ``state_key`` the entry of the loaded dict that
     holds the state dict (None when the file *is* the state dict); ``architecture`` builds the network (random
@@ -103,12 +112,18 @@ class WeightSpec:
     size: int | None
     architecture: Callable[[], torch.nn.Module]
     state_key: str | None = None
+    name: str = ""
+
+    @property
+    def plain_name(self) -> str:
+        return self.name or self.title
 
 
 REGISTRY: dict[str, WeightSpec] = {
     SLOWFAST: WeightSpec(
         key=SLOWFAST,
         title="SlowFast-R50 8x8 (Kinetics-400), pytorchvideo model zoo",
+        name="SlowFast",
         url="https://dl.fbaipublicfiles.com/pytorchvideo/model_zoo/kinetics/SLOWFAST_8x8_R50.pyth",
         filename="SLOWFAST_8x8_R50.pyth",
         backbone_id=VIDEO_BACKBONE,
@@ -120,6 +135,7 @@ REGISTRY: dict[str, WeightSpec] = {
     VGGISH: WeightSpec(
         key=VGGISH,
         title="VGGish (AudioSet), torchvggish v0.1 release",
+        name="VGGish",
         url="https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish-10086976.pth",
         filename="vggish-10086976.pth",
         backbone_id=MUSIC_BACKBONE,
@@ -138,12 +154,14 @@ class WeightState(str, enum.Enum):
 
 @dataclasses.dataclass(frozen=True)
 class WeightStatus:
-    """Where a weight file stands; ``message`` says it in a sentence a user can act on."""
+    """Where a weight file stands: ``message`` in a sentence for the CLI (with the command that fixes it),
+    ``plain`` in a few words for a window."""
 
     key: str
     state: WeightState
     path: Path
     message: str
+    plain: str
 
 
 def _spec(key: str) -> WeightSpec:
@@ -182,32 +200,69 @@ def weight_status(key: str) -> WeightStatus:
     spec = _spec(key)
     path = weight_path(key)
 
-    def status(state: WeightState, message: str) -> WeightStatus:
-        return WeightStatus(key, state, path, message)
+    def status(state: WeightState, message: str, plain: str) -> WeightStatus:
+        return WeightStatus(key, state, path, message, plain)
 
+    damaged = "damaged or replaced: download it again or import the file"
     if not path.is_file():
-        return status(WeightState.MISSING, f"{spec.title} is not installed ({path.name}); {_how_to_get()}")
+        return status(WeightState.MISSING, f"{spec.title} is not installed ({path.name}); {_how_to_get()}",
+                      f"not installed yet ({spec.filename}, {size_text(approx_size(key))})")
     record = _read_record(path)
     if record is None or "sha256" not in record:
-        return status(WeightState.CORRUPT, f"{path} has no verification record; {_how_to_get()}")
+        return status(WeightState.CORRUPT, f"{path} has no verification record; {_how_to_get()}", damaged)
     actual = sha256_of(path)
     if actual != record["sha256"]:
         return status(
             WeightState.CORRUPT,
             f"{path} is damaged or was replaced (sha256 {actual[:12]} != recorded {record['sha256'][:12]}); "
             f"{_how_to_get()}",
+            damaged,
         )
-    return status(WeightState.PRESENT, f"{spec.title}: {path} (sha256 {actual[:12]}...)")
+    return status(WeightState.PRESENT, f"{spec.title}: {path} (sha256 {actual[:12]}...)", "installed and checked")
 
 
 def _how_to_get() -> str:
-    return f"get it with `{DOWNLOAD_COMMAND}` or, offline, `{IMPORT_COMMAND}` (or the model-setup dialog)"
+    return f"get it with `{DOWNLOAD_COMMAND}` or, offline, `{IMPORT_COMMAND}`"
 
 
 def describe_problems(statuses: Iterable[WeightStatus]) -> str:
-    """One message naming every problem file, and how to fix it."""
+    """One message naming every problem file, and how to fix it (the CLI's words)."""
     lines = [f"{s.key} ({s.state.value}): {s.message}" for s in statuses]
     return "pretrained weights are not ready: " + " | ".join(lines)
+
+
+def plain_problems(statuses: Iterable[WeightStatus]) -> str:
+    """The same in a window's words: which networks, how large, and that Model setup gets them."""
+    statuses = list(statuses)
+    names = " and ".join(_spec(s.key).plain_name for s in statuses)
+    count = "one pretrained network" if len(statuses) == 1 else f"{len(statuses)} pretrained networks"
+    if all(s.state == WeightState.MISSING for s in statuses):
+        size = size_text(sum(approx_size(s.key) for s in statuses))
+        return f"it needs {count} that are not installed yet ({names}, {size}): Model setup gets them"
+    return f"the file of {names} is damaged or was replaced: Model setup gets it again"
+
+
+# --------------------------------------------------------------------------------------------------- sizes
+@functools.lru_cache(maxsize=None)
+def approx_size(key: str) -> int:
+    """Bytes of ``key``'s file: the registry's size when known, else the bytes of the architecture's tensors
+    (built on the meta device; the file adds only a little pickle framing)."""
+    spec = _spec(key)
+    if spec.size is not None:
+        return spec.size
+    with torch.device("meta"):
+        module = spec.architecture()
+    return sum(t.numel() * t.element_size() for t in module.state_dict().values())
+
+
+def size_text(size: float) -> str:
+    """``about 0.4 GB`` / ``about 288 MB``: a size in words."""
+    return f"about {size / 1e9:.1f} GB" if size >= 1e9 else f"about {size / 1e6:.0f} MB"
+
+
+def total_size_text() -> str:
+    """The size of every registered file together, in words."""
+    return size_text(sum(approx_size(key) for key in REGISTRY))
 
 
 # --------------------------------------------------------------------------------------------------- verify
@@ -218,11 +273,18 @@ def _expected_shapes(spec: WeightSpec) -> dict[str, tuple[int, ...]]:
     return {name: tuple(tensor.shape) for name, tensor in module.state_dict().items()}
 
 
+def _not_this_file(spec: WeightSpec) -> str:
+    """The window's words for a file that fails a check."""
+    return (f"this is not the {spec.plain_name} weights file (expected {spec.filename}, "
+            f"{size_text(approx_size(spec.key))}, from {spec.url})")
+
+
 def _extract_state(spec: WeightSpec, loaded: object, path: Path) -> dict[str, torch.Tensor]:
     state = loaded.get(spec.state_key) if spec.state_key and isinstance(loaded, dict) else loaded
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         where = f"entry {spec.state_key!r}" if spec.state_key else "file"
-        raise WeightsError(f"{path}: not a {spec.title} checkpoint (its {where} is not a state dict)")
+        raise WeightsError(f"{path}: not a {spec.title} checkpoint (its {where} is not a state dict)",
+                           _not_this_file(spec))
     return state
 
 
@@ -237,29 +299,35 @@ def _check_shapes(spec: WeightSpec, state: dict[str, torch.Tensor], path: Path) 
         for label, names in (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", wrong)):
             if names:
                 parts.append(f"{len(names)} {label} (e.g. {', '.join(names[:3])})")
-        raise WeightsError(f"{path}: does not fit the {spec.title} architecture: {'; '.join(parts)}")
+        raise WeightsError(f"{path}: does not fit the {spec.title} architecture: {'; '.join(parts)}",
+                           _not_this_file(spec))
 
 
-def _load_verified_state(spec: WeightSpec, path: Path) -> dict[str, torch.Tensor]:
-    """``torch.load(weights_only=True)`` + state extraction + shape check; WeightsError on any failure."""
+def _load_verified_state(spec: WeightSpec, path: Path, shown: Path | None = None) -> dict[str, torch.Tensor]:
+    """``torch.load(weights_only=True)`` + state extraction + shape check; WeightsError on any failure.
+
+    Messages name ``shown`` (the user's file when ``path`` is a temporary copy of it)."""
+    shown = shown or path
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not a safe checkpoint"
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise WeightsError(f"{path}: not a loadable weights-only torch checkpoint ({reason})") from None
-    state = _extract_state(spec, loaded, path)
-    _check_shapes(spec, state, path)
+        raise WeightsError(f"{shown}: not a loadable weights-only torch checkpoint ({reason})",
+                           _not_this_file(spec)) from None
+    state = _extract_state(spec, loaded, shown)
+    _check_shapes(spec, state, shown)
     return state
 
 
-def _verify_candidate(spec: WeightSpec, path: Path, sha256: str) -> None:
+def _verify_candidate(spec: WeightSpec, path: Path, sha256: str, shown: Path | None = None) -> None:
     """Every check a new file must pass before it enters the cache."""
     if spec.sha256_prefix and not sha256.startswith(spec.sha256_prefix):
         raise WeightsError(
-            f"{path}: sha256 {sha256[:16]}... does not start with {spec.sha256_prefix} as the official "
-            f"{spec.filename} does: wrong or damaged file"
+            f"{shown or path}: sha256 {sha256[:16]}... does not start with {spec.sha256_prefix} as the official "
+            f"{spec.filename} does: wrong or damaged file",
+            _not_this_file(spec),
         )
-    _load_verified_state(spec, path)
+    _load_verified_state(spec, path, shown)
 
 
 def _install(spec: WeightSpec, candidate: Path, sha256: str, source: str) -> Path:
@@ -287,7 +355,7 @@ def load_state_dict(key: str) -> dict[str, torch.Tensor]:
     """
     status = weight_status(key)
     if status.state != WeightState.PRESENT:
-        raise WeightsError(describe_problems([status]))
+        raise WeightsError(describe_problems([status]), plain_problems([status]))
     return _load_verified_state(_spec(key), status.path)
 
 
@@ -300,7 +368,7 @@ def require(keys: Iterable[str], *, allow_missing: bool = False) -> list[WeightS
     statuses = [weight_status(key) for key in keys]
     bad = [s for s in statuses if s.state == WeightState.CORRUPT or (s.state == WeightState.MISSING and not allow_missing)]
     if bad:
-        raise WeightsError(describe_problems(bad))
+        raise WeightsError(describe_problems(bad), plain_problems(bad))
     return statuses
 
 
@@ -337,9 +405,17 @@ def download(
         raise
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
         have = part.stat().st_size if part.exists() else 0
+        if _is_offline(exc):
+            plain = (f"no internet connection: download the files elsewhere and use Import file… "
+                     f"({spec.filename} from {source})")
+        else:
+            plain = (f"the download of {spec.plain_name} stopped after {have / 1e6:.1f} MB ({_network_reason(exc)}): "
+                     f"Download again resumes it")
         raise WeightsError(
             f"downloading {spec.filename} from {source} failed after {have / 1e6:.1f} MB "
-            f"({_network_reason(exc)}); run the download again to resume"
+            f"({_network_reason(exc)}); run the download again to resume (`{DOWNLOAD_COMMAND}`), or fetch the "
+            f"file elsewhere and run `{IMPORT_COMMAND}`",
+            plain,
         ) from None
     size = part.stat().st_size
     report(progress, size, size, f"verifying {spec.filename}")
@@ -350,6 +426,12 @@ def download(
         part.unlink(missing_ok=True)
         raise
     return _install(spec, part, sha256, source)
+
+
+def _is_offline(exc: Exception) -> bool:
+    """No connection at all (name lookup failed, refused, unreachable, timed out), not a server's answer."""
+    return isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError) and isinstance(
+        exc.reason, OSError)
 
 
 def _network_reason(exc: Exception) -> str:
@@ -418,7 +500,7 @@ def import_file(
     try:
         with os.fdopen(fd, "wb") as out:
             sha256 = _copy_hashing(src, out, progress, cancel, f"importing {src.name}")
-        _verify_candidate(spec, candidate, sha256)
+        _verify_candidate(spec, candidate, sha256, shown=src)
         return _install(spec, candidate, sha256, f"import:{src.name}")
     finally:
         candidate.unlink(missing_ok=True)

@@ -53,12 +53,14 @@ class HandOff(QObject):
         self.cancel_button.hide()
 
     # ------------------------------------------------------------------ files
-    def _ask_save_path(self, title: str, suggested: str, filters: str) -> Path | None:
-        folder = Path(self.settings.get_path(Key.LAST_EXPORT_DIR))
+    def _ask_save_path(self, title: str, suggested: str, filters: str, key: Key) -> Path | None:
+        """A file name from the save dialog, opened in ``key``'s last folder (the first time: the user's
+        Documents or Videos folder, see :func:`Settings.get_path`); remembers the folder chosen."""
+        folder = Path(self.settings.get_path(key))
         chosen, _ = QFileDialog.getSaveFileName(self.window, title, str(folder / suggested), filters)
         if not chosen:
             return None
-        self.settings.set(Key.LAST_EXPORT_DIR, str(Path(chosen).parent))
+        self.settings.set(key, str(Path(chosen).parent))
         return Path(chosen)
 
     def export_results(self, analysis: Analysis | None, rows: Sequence["Suggestion"],
@@ -68,7 +70,8 @@ class HandOff(QObject):
             self.message.emit("Nothing to export yet: drop a video first.", MESSAGE_MS)
             return None
         if path is None:
-            path = self._ask_save_path("Export results", f"{Path(analysis.query.path).stem}-music.csv", RESULT_FILTERS)
+            path = self._ask_save_path("Export results", f"{Path(analysis.query.path).stem}-music.csv", RESULT_FILTERS,
+                                       Key.LAST_EXPORT_DIR)
             if path is None:
                 return None
         writing = Job(job(service.export_results, Path(path), analysis, list(rows)), name="export results")
@@ -84,7 +87,8 @@ class HandOff(QObject):
             return None
         video = Path(analysis.query.path)
         if path is None:
-            path = self._ask_save_path("Export preview", f"{video.stem}-{Path(track.path).stem}.mp4", MP4_FILTER)
+            path = self._ask_save_path("Export preview", f"{video.stem}-{Path(track.path).stem}.mp4", MP4_FILTER,
+                                       Key.LAST_PREVIEW_DIR)
             if path is None:
                 return None
         writing = Job(job(service.export_preview, video, Path(track.path), float(track.best_start), Path(path)),

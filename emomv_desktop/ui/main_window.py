@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractSlider,
     QAbstractItemView,
+    QApplication,
     QCheckBox,
     QComboBox,
     QDockWidget,
@@ -55,8 +56,8 @@ from emomv_desktop.engine.emotions import Emotion
 from emomv_desktop.engine.library import AUDIO_EXTENSIONS
 from emomv_desktop.engine.service import Analysis, Backends, IndexSession, InferenceSession, LibraryReader, ModelInfo
 
-from . import text
-from .about import APP_TITLE, TEST_MODE_TEXT, about_html
+from . import appearance, text
+from .about import APP_TITLE, TEST_MODE_TEXT, about_details, about_html
 from .analysis import AnalysisController
 from .handoff import HandOff
 from .library_panel import LibraryPanel
@@ -311,6 +312,16 @@ class MainWindow(QMainWindow):
             action.setToolTip(tip)
             self.precision_group.addAction(action)
         self.precision_group.triggered.connect(self._precision_chosen)
+        self.sort_menu = view_menu.addMenu("&Sort by")  # the headers' clicks, for the keyboard
+        self.sort_menu.aboutToShow.connect(self._fill_sort_menu)
+        colours = view_menu.addMenu("&Colours")
+        group = QActionGroup(colours)
+        current = self.settings.get(Key.COLOR_SCHEME, "system")
+        for scheme, title in appearance.TITLES.items():
+            action = colours.addAction(title, lambda s=scheme: self.set_color_scheme(s))
+            action.setCheckable(True)
+            action.setChecked(scheme == current)
+            group.addAction(action)
         tools_menu = menus.addMenu("&Help")
         tools_menu.addAction(self.setup_action)
         tools_menu.addAction(self.log_action)
@@ -322,6 +333,31 @@ class MainWindow(QMainWindow):
         for action in (self.open_action, self.cancel_action, self.export_results_action,
                        self.export_preview_action, self.library_action, self.setup_action):
             toolbar.addAction(action)
+
+    def set_color_scheme(self, scheme: str) -> None:
+        """Light, dark or the system's colours, now and at the next start."""
+        self.settings.set(Key.COLOR_SCHEME, scheme)
+        appearance.apply_color_scheme(QApplication.instance(), scheme)
+
+    def _fill_sort_menu(self) -> None:
+        """One entry per column (read when the menu opens, so new columns appear): sorts as a header click does."""
+        self.sort_menu.clear()
+        for column in range(self.proxy.columnCount()):
+            title = self.proxy.headerData(column, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole)
+            action = self.sort_menu.addAction(str(title), lambda c=column: self.sort_by(c))
+            action.setCheckable(True)
+            action.setChecked(self.table.horizontalHeader().sortIndicatorSection() == column)
+
+    def sort_by(self, column: int) -> None:
+        """Sort as a click on the column's header: the same column flips, a new one starts in its first order."""
+        header = self.table.horizontalHeader()
+        if header.sortIndicatorSection() == column:
+            ascending = header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder
+            order = Qt.SortOrder.DescendingOrder if ascending else Qt.SortOrder.AscendingOrder
+        else:
+            first = self.proxy.headerData(column, Qt.Orientation.Horizontal, Qt.ItemDataRole.InitialSortOrderRole)
+            order = Qt.SortOrder(first) if first is not None else Qt.SortOrder.AscendingOrder
+        self.table.sortByColumn(column, order)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -502,6 +538,7 @@ class MainWindow(QMainWindow):
         box = QMessageBox(QMessageBox.Icon.Information, f"About {APP_TITLE}", "", QMessageBox.StandardButton.Ok, self)
         box.setTextFormat(Qt.TextFormat.RichText)
         box.setText(self.about_text())
+        box.setDetailedText(about_details(self.model_info))  # the research figures, behind Show Details
         box.open()
         return box
 

@@ -11,6 +11,7 @@ import enum
 from pathlib import Path
 from typing import Any
 
+import platformdirs
 from PySide6.QtCore import QByteArray, QSettings
 
 from emomv_desktop.engine import paths
@@ -26,6 +27,7 @@ class Key(str, enum.Enum):
     SPLITTER = "window/splitter"
     LAST_VIDEO_DIR = "paths/last_video_dir"
     LAST_EXPORT_DIR = "paths/last_export_dir"
+    LAST_PREVIEW_DIR = "paths/last_preview_dir"
     LAST_MUSIC_DIR = "paths/last_music_dir"
     LAST_WEIGHTS_DIR = "paths/last_weights_dir"
     VOLUME = "preview/volume"
@@ -33,6 +35,17 @@ class Key(str, enum.Enum):
     FILTER_EMOTION = "results/emotion"
     TOP = "results/top"
     PRECISION = "engine/precision"
+    COLOR_SCHEME = "view/color_scheme"  # system, light or dark (ui/appearance.py)
+
+
+FIRST_FOLDERS = {
+    Key.LAST_VIDEO_DIR: platformdirs.user_videos_dir,
+    Key.LAST_PREVIEW_DIR: platformdirs.user_videos_dir,
+    Key.LAST_MUSIC_DIR: platformdirs.user_music_dir,
+    Key.LAST_EXPORT_DIR: platformdirs.user_documents_dir,
+}
+"""Where a file dialog opens before one was used: the user's Videos, Music or Documents folder (platformdirs
+reads the desktop's own settings, e.g. XDG user-dirs on Linux, Known Folders on Windows)."""
 
 
 def settings_path() -> Path:
@@ -66,9 +79,13 @@ class Settings:
         return value if isinstance(value, QByteArray) and not value.isEmpty() else None
 
     def get_path(self, key: Key) -> str:
-        """A remembered folder, or the user's home folder."""
+        """A remembered folder; else the user's folder for that kind of file (:data:`FIRST_FOLDERS`); else home."""
         value = self.get(key, "")
-        return value if value and Path(value).is_dir() else str(Path.home())
+        if value and Path(value).is_dir():
+            return value
+        first = FIRST_FOLDERS.get(key)
+        folder = first() if first else ""
+        return folder if folder and Path(folder).is_dir() else str(Path.home())
 
     def sync(self) -> None:
         """Write to disk now (creates the config folder when needed)."""

@@ -26,7 +26,7 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from emomv_desktop.engine import logs
-from emomv_desktop.engine.errors import Cancelled, EngineError
+from emomv_desktop.engine.errors import Cancelled, EngineError, WeightsError
 from emomv_desktop.engine.jobs import CancelToken, Progress, ProgressCallback
 from emomv_desktop.engine.text import error_line
 
@@ -219,6 +219,8 @@ class Requests:
 
 def describe_error(exc: BaseException) -> str:
     """The message a user sees for a failed job (engine errors say it themselves; bugs say they are bugs)."""
+    if isinstance(exc, WeightsError):
+        return " ".join(exc.plain.split())  # a window's words: no command lines
     if isinstance(exc, EngineError):
         return error_line(exc)
     return (f"Unexpected error ({type(exc).__name__}: {exc}). Please report it; the details are in "
