@@ -60,7 +60,7 @@ class ScoreScale:
     def percent(self, score: float | np.ndarray) -> float | np.ndarray:
         """0-100 (a float; clamps outside the calibrated range). Ties among knots map to their highest percentile."""
         knots = np.asarray(self.knots)
-        # np.interp wants increasing x: equal knots are nudged apart by a vanishing amount
-        x = knots + np.arange(KNOTS) * np.finfo(np.float64).eps * max(1.0, float(np.abs(knots).max()))
-        result = np.interp(score, x, np.arange(KNOTS, dtype=np.float64))
+        last = np.append(knots[1:] != knots[:-1], True)  # np.interp wants increasing x: the last of equal knots
+        result = np.interp(score, knots[last], np.arange(KNOTS, dtype=np.float64)[last])
+        result = np.where(np.asarray(score) < knots[0], 0.0, result)
         return float(result) if np.ndim(result) == 0 else result
