@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSplitter,
+    QStyle,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -66,7 +67,7 @@ from .model_setup import ModelSetupDialog
 from .player import Player
 from .preview import PreviewPane
 from .query_panel import QueryPanel
-from .results import OWN_DRAG_MIME, Column, ResultsFilter, ResultsModel
+from .results import MATCH_MARK, OWN_DRAG_MIME, Column, ResultsFilter, ResultsModel
 from .settings import Key, Settings
 from .worker import Job, WorkerLane
 
@@ -237,6 +238,14 @@ class MainWindow(QMainWindow):
         header.setSectionResizeMode(Column.TITLE, QHeaderView.ResizeMode.Stretch)
         header.moveSection(header.visualIndex(Column.STAR), 0)  # star first, album/folder after the title
         header.moveSection(header.visualIndex(Column.ALBUM), header.visualIndex(Column.TITLE) + 1)
+        header.setSectionResizeMode(Column.ALBUM, QHeaderView.ResizeMode.Interactive)  # long albums: cut, in the tooltip
+        header.resizeSection(Column.ALBUM, header.sectionSizeHint(Column.ALBUM))
+        # the emotion's header names the video's emotion ("Emotion (video: relaxing)", twice its cells' width):
+        # the column is as wide as its widest cell and the header is cut, whole in its tooltip and the query pane
+        widest = max((f"{e.label} {MATCH_MARK}" for e in Emotion), key=table.fontMetrics().horizontalAdvance)
+        header.setSectionResizeMode(Column.EMOTION, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(Column.EMOTION, table.fontMetrics().horizontalAdvance(widest) + 4 * table.style().pixelMetric(
+            QStyle.PixelMetric.PM_HeaderMargin))
         header.setHighlightSections(False)
         return table
 

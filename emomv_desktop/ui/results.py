@@ -63,10 +63,10 @@ _COLUMN_TITLES = {
     Column.RANK: "#",
     Column.TITLE: "Title / artist",
     Column.SCORE: "Match",
-    Column.SECTION: "Best section",
+    Column.SECTION: "Section",
     Column.EMOTION: "Emotion",
-    Column.DURATION: "Duration",
-    Column.ALBUM: "Album / folder",
+    Column.DURATION: "Length",
+    Column.ALBUM: "Album",
     Column.STAR: STAR,
 }
 
@@ -178,6 +178,8 @@ class ResultsModel(QAbstractTableModel):
                 return f"Emotion (video: {self._video_emotion.label})"
             return column.title
         if role == Qt.ItemDataRole.ToolTipRole:
+            if column == Column.EMOTION and self._video_emotion is not None:
+                return f"The video feels {self._video_emotion.label}. {_COLUMN_TIPS[column]}"
             return _COLUMN_TIPS[column]
         if role == Qt.ItemDataRole.TextAlignmentRole and column in _NUMERIC:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -305,6 +307,8 @@ class ResultsModel(QAbstractTableModel):
             return f"{why.capitalize()}\n{probs}" if why else probs
         if column == Column.STAR:
             return "Starred: on the shortlist (Ctrl+D)" if self.is_starred(row) else "Star to shortlist (Ctrl+D)"
+        if column == Column.ALBUM:
+            return f"Album: {s.album}" if s.album else f"Folder: {Path(s.path).parent}"
         lines = [str(s.path)]
         if entry.copies:
             lines.append("Identical copies (same audio):")
