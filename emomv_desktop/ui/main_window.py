@@ -356,6 +356,7 @@ class MainWindow(QMainWindow):
         self.emotion_filter.currentIndexChanged.connect(self._filters_changed)
         self.length_filter.toggled.connect(self._filters_changed)
         self.shortlist_filter.toggled.connect(self._filters_changed)
+        self.results.dataChanged.connect(lambda *_: self._update_count())  # a star clicked in the Shortlist view
         self.table.selectionModel().currentRowChanged.connect(lambda current, _prev: self._preview_row(current))
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.doubleClicked.connect(lambda _index: self.play_from_section())
