@@ -208,6 +208,7 @@ class MainWindow(QMainWindow):
         # takes the room left over, never widens the window: a long "hidden by" summary is cut, whole in the tooltip
         self.count_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         bar = QHBoxLayout()
+        bar.setSpacing(4)  # five controls: the window still narrows to 760 px
         bar.addWidget(self.search, 3)
         bar.addWidget(self.emotion_filter)
         bar.addWidget(self.length_filter)
