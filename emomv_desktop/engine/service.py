@@ -19,6 +19,7 @@ the models come from (pretrained weights; random ones in the demo/test mode).
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Collection, Sequence
 
@@ -27,11 +28,15 @@ from .jobs import CancelToken, ProgressCallback, report
 from .loading import Backends, LoadedModel
 
 if TYPE_CHECKING:
+    from .choices import VideoChoices
     from .backbones import SlowFastExtractor, VGGishExtractor
     from .export import PreviewReport
     from .library import IndexReport, Library, LibraryStats, Track
     from .media import VideoInfo
     from .ranking import RankFilter, Ranker, Suggestion, VideoQuery
+    from .scenes import Cue, Scene
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "Analysis",
@@ -41,9 +46,13 @@ __all__ = [
     "LibraryReader",
     "LibrarySnapshot",
     "ModelInfo",
+    "SceneAnalysis",
     "check_video_path",
+    "export_cue_sheet",
     "export_preview",
     "export_results",
+    "export_scored_preview",
+    "export_timeline",
     "probe_video",
 ]
 
@@ -71,6 +80,8 @@ class Analysis:
     model: LoadedModel | None = None
     filters: "RankFilter | None" = None
     random_networks: bool = False
+    cue: "Cue | None" = None
+    """The cue these suggestions are for (:meth:`InferenceSession.rank_cue`); None for a whole-video query."""
 
     def document(self, suggestions: Sequence["Suggestion"] | None = None) -> dict[str, Any]:
         """The suggestions document (``suggest --json``, the JSON export) of these or the given ``suggestions``."""
@@ -81,6 +92,29 @@ class Analysis:
 
     def _document_fields(self) -> dict[str, Any]:
         return {"model": self.model, "filters": self.filters, "random_networks": self.random_networks}
+
+
+@dataclasses.dataclass(frozen=True)
+class SceneAnalysis:
+    """A video cut into scenes (:meth:`InferenceSession.analyse_scenes`): one cue per scene and the whole video.
+
+    ``scenes`` carry their SlowFast features and queries; ``cues[k]`` is scene ``k``'s cue; ``whole`` the whole
+    video (its feature is the duration-weighted mean over the scenes).
+    """
+
+    path: Path
+    info: "VideoInfo"
+    scenes: list["Scene"]
+    cues: list["Cue"]
+    whole: "Cue"
+    random_networks: bool = False
+
+    def document(self, whole: Analysis, cues: Sequence[Analysis]) -> dict[str, Any]:
+        """The suggestions document of ``whole`` (the whole-video cue's ranking) plus ``cues``: one record per
+        ranked cue (:func:`engine.export.cue_record`: label, start, end, scenes, emotion, suggestions)."""
+        from .export import cue_record
+
+        return {**whole.document(), "cues": [cue_record(a.cue, a.query, a.suggestions) for a in cues]}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,6 +228,62 @@ class InferenceSession:
         suggestions = ranker.rank(query, top=top, filters=filters)
         return Analysis(query, suggestions, loaded, filters, random_networks=not extractor.pretrained)
 
+    def analyse_scenes(
+        self,
+        path: Path | str,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        *,
+        min_scene_seconds: float | None = None,
+        merge_threshold: float | None = None,
+    ) -> SceneAnalysis:
+        """Probe ``path``, find its shots, analyse them with SlowFast and merge them into scenes (no ranking).
+
+        ``min_scene_seconds``: the shortest scene (default :data:`engine.scenes.DEFAULT_MIN_SCENE_SECONDS`);
+        ``merge_threshold``: the cosine at which neighbouring shots join (default
+        :data:`engine.scenes.DEFAULT_MERGE_THRESHOLD`; above 1 keeps every shot a scene).
+        """
+        from . import scenes as scene_module
+
+        loaded, extractor, _ranker = self._require()
+        info = probe_video(path)
+        minimum = scene_module.DEFAULT_MIN_SCENE_SECONDS if min_scene_seconds is None else min_scene_seconds
+        merge = scene_module.DEFAULT_MERGE_THRESHOLD if merge_threshold is None else merge_threshold
+        found = scene_module.analyse_scenes(Path(path), extractor, loaded.model, min_scene_seconds=minimum,
+                                            merge_threshold=merge, progress=progress, cancel=cancel)
+        return SceneAnalysis(Path(path), info, found, scene_module.scene_cues(found),
+                             scene_module.whole_video_cue(found), random_networks=not extractor.pretrained)
+
+    def rank_cue(
+        self,
+        scene_analysis: SceneAnalysis,
+        cue: "Cue",
+        top: int | None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        *,
+        filters: "RankFilter | None" = None,
+    ) -> Analysis:
+        """Suggestions for ``cue``: its duration-weighted query, each track's best section of the cue's length
+        snapped to the track's beats (``Suggestion.covers`` False where the track is shorter). Scenes without
+        features (a split's halves) are analysed first. No ranking of the whole video; milliseconds once the
+        library is embedded.
+        """
+        from .ranking import RankFilter, check_filter
+        from .scenes import cue_query, describe_scenes
+
+        loaded, extractor, ranker = self._require()
+        filters = filters or RankFilter()
+        check_filter(loaded.model, filters)
+        scenes = scene_analysis.scenes
+        if any(scenes[i].features is None for i in cue.scenes):
+            scenes = describe_scenes(scenes, loaded.model, extractor=extractor, path=scene_analysis.path,
+                                     progress=progress, cancel=cancel)
+        query = cue_query(scenes, cue, loaded.model, path=scene_analysis.path)
+        ranker.prepare(progress=progress, cancel=cancel)
+        suggestions = ranker.rank(query, top=top, filters=filters, section_seconds=cue.duration)
+        return Analysis(query, suggestions, loaded, filters, random_networks=not extractor.pretrained, cue=cue)
+
     def _require(self) -> "tuple[LoadedModel, SlowFastExtractor, Ranker]":
         if self._ranker is None or self._extractor is None or self._loaded is None:
             raise RuntimeError("analysis requested before the models were loaded")
@@ -231,8 +321,28 @@ class IndexSession:
         from .indexer import index_library
 
         with self.backends.library() as library:
-            return index_library(library, self._extractor, folders=list(folders) if folders else None,
-                                 progress=progress, cancel=cancel)
+            result = index_library(library, self._extractor, folders=list(folders) if folders else None,
+                                   progress=progress, cancel=cancel)
+        if (result.indexed or result.removed) and not result.cancelled:
+            self._refresh_ranking(progress, cancel)
+        return result
+
+    def _refresh_ranking(self, progress: ProgressCallback | None, cancel: CancelToken | None) -> None:
+        """Re-embed the changed library for the retrieval model and save that cache beside the database, here in
+        the indexing thread, so the next query (in this process or after a restart) ranks without building it.
+
+        Only an optimisation: without a usable model (it is checked when a query loads it) nothing is done."""
+        from .errors import EngineError
+        from .ranking import refresh_cache
+
+        try:
+            loaded = self.backends.model(self.backends.resolve_device())
+        except EngineError as exc:
+            _log.info("ranking cache not refreshed: %s", exc)
+            return
+        report(progress, 0, None, "updating the ranking cache")
+        refresh_cache(self.backends.library_path_or_default(), loaded.model, loaded.model_id,
+                      self._extractor.backbone_id, progress=progress, cancel=cancel)
 
     def forget_extractor(self, *_job_args: object) -> None:
         """Drop the extractor so the next run loads the (new) weights."""
@@ -313,3 +423,38 @@ def export_preview(
     from .export import export_preview as write
 
     return write(video, track, start, output, progress=progress, cancel=cancel)
+
+
+# ----------------------------------------------------------------------------------------- the editor's choices
+def export_timeline(
+    path: Path | str, choices: "VideoChoices", fmt: str | None = None,
+    _progress: ProgressCallback | None = None, _cancel: CancelToken | None = None,
+    *, fade_seconds: float = 0.0, overlap_seconds: float = 0.0, relative_paths: bool = False,
+) -> Path:
+    """The scored cut as an editor's timeline: ``fmt`` (``engine.timeline.FORMATS``) or by the file's suffix."""
+    from .timeline import export_timeline as write
+
+    return write(path, choices.video, choices.cue_choices(), fmt=fmt, fade_seconds=fade_seconds,
+                 overlap_seconds=overlap_seconds, relative_paths=relative_paths)
+
+
+def export_cue_sheet(path: Path | str, choices: "VideoChoices", _progress: ProgressCallback | None = None,
+                     _cancel: CancelToken | None = None) -> Path:
+    """The cue sheet (CSV) of the chosen music."""
+    from .timeline import export_cue_sheet as write
+
+    return write(path, choices.video, choices.cue_choices())
+
+
+def export_scored_preview(
+    video: Path | str, choices: "VideoChoices", output: Path | str,
+    progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+    *, crossfade_seconds: float | None = None,
+) -> "PreviewReport":
+    """An MP4 of the whole cut with every cue's chosen section, crossfading at cue boundaries
+    (``crossfade_seconds``; default :data:`engine.export.DEFAULT_CROSSFADE_SECONDS`)."""
+    from .export import DEFAULT_CROSSFADE_SECONDS, MixCue, export_scored_preview as write
+
+    cues = [MixCue(c.cue_start, c.cue_end, c.track_path, c.section_start) for c in choices.choices]
+    fade = DEFAULT_CROSSFADE_SECONDS if crossfade_seconds is None else crossfade_seconds
+    return write(video, cues, output, crossfade_seconds=fade, progress=progress, cancel=cancel)
