@@ -19,7 +19,7 @@ import json
 import math
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Collection, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -55,6 +55,7 @@ CSV_FIELDS: tuple[str, ...] = (
     *(f"p_{e.label}" for e in Emotion),
     "bpm",
     "covers",
+    "shortlisted",
 )
 
 
@@ -70,8 +71,12 @@ def _seconds(value: float | None) -> float | None:
     return None if value is None else round(float(value), 3)
 
 
-def suggestion_record(s: "Suggestion") -> dict[str, Any]:
-    """One suggestion as plain JSON-able data (paths as text, emotions by label)."""
+def suggestion_record(s: "Suggestion", shortlist: "Collection[Path] | None" = None) -> dict[str, Any]:
+    """One suggestion as plain JSON-able data (paths as text, emotions by label).
+
+    ``shortlisted``: whether the user starred the track (``shortlist`` holds the starred paths); None when no
+    shortlist was given (the CLI has none).
+    """
     return {
         "rank": int(s.rank),
         "path": display_path(s.path),
@@ -85,6 +90,7 @@ def suggestion_record(s: "Suggestion") -> dict[str, Any]:
         "emotion_probs": _probabilities(s.emotion_probs),
         "bpm": None if s.bpm is None else round(float(s.bpm), 2),
         "covers": s.covers,
+        "shortlisted": None if shortlist is None else Path(s.path) in shortlist,
     }
 
 
@@ -137,12 +143,14 @@ def suggestions_document(
     model: "LoadedModel | None" = None,
     filters: "RankFilter | Mapping[str, Any] | None" = None,
     random_networks: bool = False,
+    shortlist: "Collection[Path] | None" = None,
 ) -> dict[str, Any]:
     """The suggestions document: what ``suggest --json`` prints and the GUI's JSON export writes.
 
     ``{"format", "version", "random_networks", "video", "model", "filters", "suggestions": [...]}``
     (documented in docs/engine-library.md). ``random_networks`` is True when the backbones had random
-    weights (demo/test mode): the ranking then means nothing.
+    weights (demo/test mode): the ranking then means nothing. ``shortlist``: the starred tracks' paths (each
+    suggestion's ``shortlisted``).
     """
     return {
         "format": RESULTS_FORMAT,
@@ -153,7 +161,7 @@ def suggestions_document(
             "path": display_path(model.path), "id": model.model_id, "multitask": model.multitask
         },
         "filters": filter_record(filters),
-        "suggestions": [suggestion_record(s) for s in suggestions],
+        "suggestions": [suggestion_record(s, shortlist) for s in suggestions],
     }
 
 
@@ -169,15 +177,19 @@ def write_results_json(
     return write_atomically(path, write)
 
 
-def write_results_csv(path: Path | str, suggestions: Sequence["Suggestion"]) -> Path:
-    """One row per suggestion with the columns of :data:`CSV_FIELDS` (UTF-8 with BOM, opens in spreadsheets)."""
+def write_results_csv(path: Path | str, suggestions: Sequence["Suggestion"],
+                      shortlist: "Collection[Path] | None" = None) -> Path:
+    """One row per suggestion with the columns of :data:`CSV_FIELDS` (UTF-8 with BOM, opens in spreadsheets);
+    ``shortlisted`` is 1/0, empty without a ``shortlist``."""
 
     def write(tmp: Path) -> None:
         with open(tmp, "w", newline="", encoding="utf-8-sig") as f:
             writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
             writer.writeheader()
             for s in suggestions:
-                record = suggestion_record(s)
+                record = suggestion_record(s, shortlist)
+                if record["shortlisted"] is not None:
+                    record["shortlisted"] = int(record["shortlisted"])
                 section = record.pop("best_section")
                 probs = record.pop("emotion_probs") or {}
                 record.update(best_start=section["start"], best_end=section["end"])

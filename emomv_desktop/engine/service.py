@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Collection, Sequence
 
 from .errors import PathError
 from .jobs import CancelToken, ProgressCallback, report
@@ -401,15 +401,18 @@ class LibraryReader:
 def export_results(
     path: Path | str, analysis: Analysis, rows: Sequence["Suggestion"] | None = None,
     _progress: ProgressCallback | None = None, _cancel: CancelToken | None = None,
+    *, shortlist: "Collection[Path] | None" = None,
 ) -> Path:
-    """Save ``rows`` (default: every suggestion) as CSV, or as the suggestions document when ``path`` is .json."""
+    """Save ``rows`` (default: every suggestion) as CSV, or as the suggestions document when ``path`` is .json;
+    ``shortlist`` (the starred tracks' paths) fills each row's ``shortlisted``."""
     from . import export
 
     path = Path(path)
     rows = analysis.suggestions if rows is None else list(rows)
     if path.suffix.lower() == ".json":
-        return export.write_results_json(path, rows, analysis.query, **analysis._document_fields())
-    return export.write_results_csv(path, rows)
+        return export.write_results_json(path, rows, analysis.query, shortlist=shortlist,
+                                         **analysis._document_fields())
+    return export.write_results_csv(path, rows, shortlist)
 
 
 def export_preview(

@@ -7,8 +7,9 @@ cancel); the writers themselves are in :mod:`emomv_desktop.engine.export`. Outco
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Collection, Sequence
 
 from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
@@ -64,8 +65,9 @@ class HandOff(QObject):
         return Path(chosen)
 
     def export_results(self, analysis: Analysis | None, rows: Sequence["Suggestion"],
-                       path: Path | str | None = None) -> Job | None:
-        """Save ``rows`` as CSV or JSON (by the file's suffix; asks for a file when ``path`` is None)."""
+                       path: Path | str | None = None, shortlist: Collection[Path] | None = None) -> Job | None:
+        """Save ``rows`` as CSV or JSON (by the file's suffix; asks for a file when ``path`` is None);
+        ``shortlist``: the starred tracks (each row's ``shortlisted``)."""
         if analysis is None:
             self.message.emit("Nothing to export yet: drop a video first.", MESSAGE_MS)
             return None
@@ -74,7 +76,7 @@ class HandOff(QObject):
                                        Key.LAST_EXPORT_DIR)
             if path is None:
                 return None
-        writing = Job(job(service.export_results, Path(path), analysis, list(rows)), name="export results")
+        writing = Job(job(functools.partial(service.export_results, shortlist=shortlist), Path(path), analysis, list(rows)), name="export results")
         writing.returned.connect(lambda _id, out: self._saved(out))
         writing.errored.connect(lambda _id, exc: self._failed(exc))
         return self.io_lane.submit(writing)

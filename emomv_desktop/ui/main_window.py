@@ -45,7 +45,9 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QPushButton,
+    QSizePolicy,
     QSplitter,
+    QStyle,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -54,7 +56,9 @@ from PySide6.QtWidgets import (
 from emomv_desktop.engine import logs
 from emomv_desktop.engine.emotions import Emotion
 from emomv_desktop.engine.library import AUDIO_EXTENSIONS
+from emomv_desktop.engine.scale import ScoreScale
 from emomv_desktop.engine.service import Analysis, Backends, IndexSession, InferenceSession, LibraryReader, ModelInfo
+from emomv_desktop.engine.shortlist import Shortlists
 
 from . import appearance, text
 from .about import APP_TITLE, TEST_MODE_TEXT, about_details, about_html
@@ -65,7 +69,7 @@ from .model_setup import ModelSetupDialog
 from .player import Player
 from .preview import PreviewPane
 from .query_panel import QueryPanel
-from .results import OWN_DRAG_MIME, Column, ResultsFilter, ResultsModel
+from .results import MATCH_MARK, OWN_DRAG_MIME, Column, ResultsFilter, ResultsModel
 from .settings import Key, Settings
 from .worker import Job, WorkerLane
 
@@ -205,17 +209,24 @@ class MainWindow(QMainWindow):
         self.length_filter = QCheckBox("At least as long as the video", self)
         self.length_filter.setAccessibleName("Only tracks at least as long as the video")
         self.length_filter.setToolTip("Hide tracks shorter than the video")
+        self.shortlist_filter = QCheckBox("Shortlist", self)
+        self.shortlist_filter.setAccessibleName("Show only the shortlist")
+        self.shortlist_filter.setToolTip("Show only the starred tracks (star one with Ctrl+D)")
         self.count_label = QLabel("", self)
         self.count_label.setAccessibleName("Result count")
+        # takes the room left over, never widens the window: a long "hidden by" summary is cut, whole in the tooltip
+        self.count_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         bar = QHBoxLayout()
-        bar.addWidget(self.search, 1)
+        bar.setSpacing(4)  # five controls: the window still narrows to 760 px
+        bar.addWidget(self.search, 3)
         bar.addWidget(self.emotion_filter)
         bar.addWidget(self.length_filter)
-        bar.addWidget(self.count_label)
+        bar.addWidget(self.shortlist_filter)
+        bar.addWidget(self.count_label, 2)
         return bar
 
     def _build_table(self) -> QTableView:
-        self.results = ResultsModel(self)
+        self.results = ResultsModel(self, Shortlists())
         self.proxy = ResultsFilter(self)
         self.proxy.setSourceModel(self.results)
         table = self.table = QTableView(self)
@@ -235,6 +246,16 @@ class MainWindow(QMainWindow):
         header = table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(Column.TITLE, QHeaderView.ResizeMode.Stretch)
+        header.moveSection(header.visualIndex(Column.STAR), 0)  # star first, album/folder after the title
+        header.moveSection(header.visualIndex(Column.ALBUM), header.visualIndex(Column.TITLE) + 1)
+        header.setSectionResizeMode(Column.ALBUM, QHeaderView.ResizeMode.Interactive)  # long albums: cut, in the tooltip
+        header.resizeSection(Column.ALBUM, header.sectionSizeHint(Column.ALBUM))
+        # the emotion's header names the video's emotion ("Emotion (video: relaxing)", twice its cells' width):
+        # the column is as wide as its widest cell and the header is cut, whole in its tooltip and the query pane
+        widest = max((f"{e.label} {MATCH_MARK}" for e in Emotion), key=table.fontMetrics().horizontalAdvance)
+        header.setSectionResizeMode(Column.EMOTION, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(Column.EMOTION, table.fontMetrics().horizontalAdvance(widest) + 4 * table.style().pixelMetric(
+            QStyle.PixelMetric.PM_HeaderMargin))
         header.setHighlightSections(False)
         return table
 
@@ -276,6 +297,8 @@ class MainWindow(QMainWindow):
                                           "Open the folder that holds the track")
         self.copy_action = self._action("&Copy path", self.copy_selected_path, "Ctrl+Shift+C",
                                         "Copy the track's full path")
+        self.star_action = self._action("&Star / unstar", self.toggle_star, "Ctrl+D",
+                                        "Put the selected track on the shortlist, or take it off")
         self.find_action = self._action("&Find", self.search.setFocus, QKeySequence.StandardKey.Find,
                                         "Search the results")
         self.setup_action = self._action("&Model setup…", self.show_model_setup, None,
@@ -298,7 +321,8 @@ class MainWindow(QMainWindow):
         for action in (self.play_action, self.back_action, self.ahead_action, self.previous_action, self.next_action):
             play_menu.addAction(action)
         track_menu = menus.addMenu("&Track")
-        for action in (self.reveal_action, self.copy_action, self.export_preview_action, self.find_action):
+        for action in (self.star_action, self.reveal_action, self.copy_action, self.export_preview_action,
+                       self.find_action):
             track_menu.addAction(action)
         view_menu = menus.addMenu("&View")
         view_menu.addAction(self.library_action)
@@ -386,6 +410,8 @@ class MainWindow(QMainWindow):
         self.search.textChanged.connect(self._filters_changed)
         self.emotion_filter.currentIndexChanged.connect(self._filters_changed)
         self.length_filter.toggled.connect(self._filters_changed)
+        self.shortlist_filter.toggled.connect(self._filters_changed)
+        self.results.dataChanged.connect(lambda *_: self._update_count())  # a star clicked in the Shortlist view
         self.table.selectionModel().currentRowChanged.connect(lambda current, _prev: self._preview_row(current))
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.doubleClicked.connect(lambda _index: self.play_from_section())
@@ -478,6 +504,7 @@ class MainWindow(QMainWindow):
 
     def _models_loaded(self, info: ModelInfo) -> None:
         self.model_info = info
+        self.results.set_scale(ScoreScale.from_card(info.card))
         self._set_analysis_enabled(True)
         device = "GPU" if info.device.startswith("cuda") else "CPU"
         self.device_label.setText(f"Device: {device}")
@@ -621,7 +648,7 @@ class MainWindow(QMainWindow):
         kept = self.selected_suggestion()  # None for a new video: its start cleared the results
         probs = None if query.emotion_probs is None else [float(p) for p in query.emotion_probs]
         self.query_panel.finish(Path(query.path), query.duration, probs, len(analysis.suggestions))
-        self.results.set_results(analysis.suggestions, self.query_panel.chart.top_emotion())
+        self.results.set_results(analysis.suggestions, self.query_panel.chart.top_emotion(), Path(query.path))
         self._filters_changed()
         message = f"{len(analysis.suggestions)} tracks ranked for {Path(query.path).name}"
         features = query.features
@@ -657,11 +684,25 @@ class MainWindow(QMainWindow):
         minimum = query.duration if self.length_filter.isChecked() and query is not None else None
         self.proxy.set_min_duration(minimum)
         self.proxy.set_text(self.search.text())
+        self.proxy.set_shortlist_only(self.shortlist_filter.isChecked())
         self._update_count()
 
     def _update_count(self) -> None:
+        """"3 of 12" (which filters hide the rest in the tooltip); with nothing shown, the reasons themselves."""
         total, shown = self.results.rowCount(), self.proxy.rowCount()
-        self.count_label.setText(f"{shown} of {total}" if total != shown else f"{total} tracks")
+        hidden = self.proxy.hidden_summary()
+        self.count_label.setText(hidden if total and not shown else f"{shown} of {total}" if hidden else f"{total} tracks")
+        self.count_label.setToolTip(hidden)
+
+    def toggle_star(self) -> bool:
+        """Star or unstar the selected track (Ctrl+D); False when nothing is selected."""
+        index = self.table.selectionModel().currentIndex()
+        if not index.isValid():
+            return False
+        row = self.proxy.mapToSource(index).row()
+        self.results.set_starred(row, not self.results.is_starred(row))
+        self._update_count()
+        return True
 
     def selected_suggestion(self) -> Any:
         index = self.table.selectionModel().currentIndex()
@@ -713,7 +754,7 @@ class MainWindow(QMainWindow):
         if not self.table.indexAt(point).isValid():
             return
         menu = QMenu(self)
-        for action in (self.reveal_action, self.copy_action, self.export_preview_action):
+        for action in (self.star_action, self.reveal_action, self.copy_action, self.export_preview_action):
             menu.addAction(action)
         menu.popup(self.table.viewport().mapToGlobal(point))
 
@@ -749,7 +790,8 @@ class MainWindow(QMainWindow):
 
     def export_results(self, path: Path | str | None = None) -> Job | None:
         """Save the rows as shown as CSV or JSON (asks for a file when ``path`` is None)."""
-        return self.handoff.export_results(self.analysis.analysis, self.visible_suggestions(), path)
+        return self.handoff.export_results(self.analysis.analysis, self.visible_suggestions(), path,
+                                           self.results.starred_paths())
 
     def export_preview(self, path: Path | str | None = None) -> Job | None:
         """Save the video with the selected track's best section as MP4 (asks for a file when ``path`` is None)."""

@@ -45,7 +45,8 @@ def cell(model, row, column, role=Qt.ItemDataRole.DisplayRole):
 
 def test_cells_say_what_the_engine_ranked(model):
     assert model.rowCount() == 4 and model.columnCount() == len(Column)
-    assert [cell(model, 0, c) for c in Column] == ["1", "Alpha — Band", "0.910", "0:35-1:04", "tense ✓", "3:20"]
+    first_six = list(Column)[:6]  # the columns of the first release (album/folder and star are tested beside)
+    assert [cell(model, 0, c) for c in first_six] == ["1", "Alpha — Band", "0.910", "0:35-1:04", "tense ✓", "3:20"]
     assert cell(model, 1, Column.TITLE) == "untitled-2.flac"  # no tags: the file name
     assert cell(model, 1, Column.EMOTION) == "sad"  # no tick: not the video's emotion
     assert cell(model, 2, Column.SECTION) == "1:00:00-1:00:29" and cell(model, 2, Column.DURATION) == "1:02:05"
