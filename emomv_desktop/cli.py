@@ -30,7 +30,7 @@ from .engine.export import RESULTS_FORMAT as SUGGESTIONS_FORMAT
 from .engine.export import RESULTS_VERSION as SUGGESTIONS_VERSION
 from .engine.jobs import CancelToken, Progress
 from .engine.loading import RANDOM_NETWORKS_ENV, Backends, random_networks_requested
-from .engine.text import clock, error_line
+from .engine.text import clock, damage_note, error_line
 
 PROG = "emomv-desktop"
 EXIT_OK = 0
@@ -228,6 +228,9 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         _print_json(analysis.document())
     else:
         _print_suggestions(analysis.query, analysis.suggestions)
+    features = analysis.query.features
+    if features is not None and (note := damage_note(features.skipped_clips, features.skipped_seconds)):
+        print(f"note: {note}", file=sys.stderr)
     _note_random_networks(analysis.random_networks)
     return EXIT_OK
 

@@ -85,13 +85,17 @@ def suggestion_record(s: "Suggestion") -> dict[str, Any]:
 
 
 def video_record(query: "VideoQuery") -> dict[str, Any]:
+    """The video's part of a document; ``skipped_seconds`` appears only when a damaged stretch was left out."""
     probs = query.emotion_probs
-    return {
+    record = {
         "path": display_path(query.path) if query.path is not None else None,
         "duration": _seconds(query.duration),
         "emotion": None if probs is None else Emotion(int(np.argmax(probs))).label,
         "emotion_probs": _probabilities(probs),
     }
+    if query.features is not None and query.features.skipped_clips:
+        record["skipped_seconds"] = _seconds(query.features.skipped_seconds)
+    return record
 
 
 def filter_record(filters: "RankFilter | Mapping[str, Any] | None") -> dict[str, Any] | None:

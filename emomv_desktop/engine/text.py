@@ -31,3 +31,11 @@ def section(start: float, end: float) -> str:
 def error_line(exc: BaseException) -> str:
     """The one-line message a user sees for an :class:`EngineError` (whitespace folded; the type when empty)."""
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def damage_note(skipped_clips: int, skipped_seconds: float) -> str | None:
+    """What the front-ends say when part of a video could not be decoded and was analysed around (else None)."""
+    if not skipped_clips:
+        return None
+    clips = "1 clip" if skipped_clips == 1 else f"{skipped_clips} clips"
+    return f"part of the video could not be decoded: {clips} ({skipped_seconds:.1f} s) skipped, the rest analysed"

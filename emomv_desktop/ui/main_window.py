@@ -517,7 +517,11 @@ class MainWindow(QMainWindow):
         self.query_panel.finish(Path(query.path), query.duration, probs, len(analysis.suggestions))
         self.results.set_results(analysis.suggestions, self.query_panel.chart.top_emotion())
         self._filters_changed()
-        self.statusBar().showMessage(f"{len(analysis.suggestions)} tracks ranked for {Path(query.path).name}", 8000)
+        message = f"{len(analysis.suggestions)} tracks ranked for {Path(query.path).name}"
+        features = query.features
+        if features is not None and (note := text.damage_note(features.skipped_clips, features.skipped_seconds)):
+            message += f"; {note}"
+        self.statusBar().showMessage(message, 8000 if features is None or not features.skipped_clips else 20000)
         if self.proxy.rowCount():
             self.table.selectRow(0)
             self.table.setFocus()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from emomv_desktop.engine.text import clock, section  # noqa: F401 - the one time format, re-exported for the views
+from emomv_desktop.engine.text import clock, damage_note, section  # noqa: F401 - re-exported for the views
 
 
 def track_title(title: str | None, artist: str | None, path: Path | str) -> str:

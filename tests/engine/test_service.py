@@ -137,6 +137,19 @@ def test_one_suggestions_document_for_the_cli_and_the_gui_export(tmp_path, model
     assert written["video"]["duration"] == 12.346 and written["suggestions"][0]["duration"] == 61.235
 
 
+def test_a_damaged_video_is_reported_in_the_document_and_in_words(tmp_path):
+    from emomv_desktop.engine.export import video_record
+    from emomv_desktop.engine.features import VideoFeatures
+    from emomv_desktop.engine.text import damage_note
+
+    features = VideoFeatures(np.zeros(1), np.ones(1), np.zeros((1, 2304), np.float32), np.zeros(2304, np.float32),
+                             None, np.zeros((1, 3)), skipped_clips=2, skipped_seconds=4.26)
+    query = VideoQuery(tmp_path / "cut.mp4", 12.0, np.ones(64, np.float32) / 8, None, features=features)
+    assert video_record(query)["skipped_seconds"] == 4.26
+    assert damage_note(2, 4.26) == "part of the video could not be decoded: 2 clips (4.3 s) skipped, the rest analysed"
+    assert damage_note(0, 0.0) is None
+
+
 # ------------------------------------------------------------------------------------------- demo mode
 def test_demo_mode_end_to_end_says_so_and_hides_library_warnings(library, model_file, tmp_path):
     """``EMOMV_RANDOM_NETWORKS=1``: the real CLI builds random SlowFast itself; stderr is exactly the one
