@@ -329,3 +329,66 @@ class TimelineStrip(QWidget):
             return
         selected = f"; selected: {self._cue.label}" if self._cue is not None else ""
         self.setAccessibleDescription(f"{len(self._scenes)} scenes{selected}")
+
+
+class CuePanel(QWidget):
+    """The strip and the cue's controls: what the cue is and has, use the selected track for it, nudge its
+    section by a beat or a bar, play the scored cut."""
+
+    useRequested = Signal()
+    nudgeRequested = Signal(int, str)  # steps (±1), "beat" or "bar"
+    previewRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout
+
+        super().__init__(parent)
+        self.strip = TimelineStrip(self)
+        self.cue_label = QLabel("", self)
+        self.cue_label.setAccessibleName("Selected cue")
+        self.cue_label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+
+        def button(label: str, tip: str, accessible: str, signal, *args) -> QToolButton:
+            b = QToolButton(self)
+            b.setText(label)
+            b.setToolTip(tip)
+            b.setAccessibleName(accessible)
+            b.clicked.connect(lambda _checked=False: signal.emit(*args))
+            return b
+
+        self.use_button = button("Use for this cue", "Assign the selected track and its section to the cue (Enter "
+                                 "or double-click in the results)", "Use for this cue", self.useRequested)
+        self.nudge_buttons = [
+            button("◀ bar", "Start the section a bar earlier (Ctrl+Shift+[)", "Section a bar earlier",
+                   self.nudgeRequested, -1, "bar"),
+            button("◀ beat", "Start the section a beat earlier (Ctrl+[)", "Section a beat earlier",
+                   self.nudgeRequested, -1, "beat"),
+            button("beat ▶", "Start the section a beat later (Ctrl+])", "Section a beat later",
+                   self.nudgeRequested, 1, "beat"),
+            button("bar ▶", "Start the section a bar later (Ctrl+Shift+])", "Section a bar later",
+                   self.nudgeRequested, 1, "bar"),
+        ]
+        self.preview_button = button("Preview cut", "Play the whole cut with every cue's chosen section",
+                                     "Preview the scored cut", self.previewRequested)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.cue_label, 1)
+        for b in (self.use_button, *self.nudge_buttons, self.preview_button):
+            row.addWidget(b)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 2, 0, 2)
+        layout.setSpacing(2)
+        layout.addWidget(self.strip)
+        layout.addLayout(row)
+        self.set_cue(None, None)
+
+    def set_cue(self, cue: Cue | None, chosen: str | None, *, can_use: bool = False) -> None:
+        """Say which cue the results are for and what it has; enable what applies."""
+        if cue is None:
+            self.cue_label.setText("Click a scene, or drag a range, to score it")
+        else:
+            has = f" — ♪ {chosen}" if chosen else ""
+            self.cue_label.setText(f"{cue.label}: {_seconds(cue.start)}–{_seconds(cue.end)}{has}")
+        self.use_button.setEnabled(cue is not None and can_use)
+        for b in self.nudge_buttons:
+            b.setEnabled(bool(chosen))
