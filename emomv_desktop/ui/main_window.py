@@ -356,6 +356,7 @@ class MainWindow(QMainWindow):
         self.emotion_filter.currentIndexChanged.connect(self._filters_changed)
         self.length_filter.toggled.connect(self._filters_changed)
         self.table.selectionModel().currentRowChanged.connect(lambda current, _prev: self._preview_row(current))
+        self.table.selectionModel().currentRowChanged.connect(lambda *_rows: self._update_cue_panel())
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.doubleClicked.connect(lambda _index: self.use_for_cue(play=True))
         self.timeline.cueSelected.connect(self._cue_selected)

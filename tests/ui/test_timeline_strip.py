@@ -153,3 +153,78 @@ def test_a_chosen_track_is_shown_in_its_cue(qtbot, strip):
     changed = [x for x in range(strip.width()) if before.pixelColor(x, band) != after.pixelColor(x, band)]
     assert changed and strip.x_of(4.0) - 1 <= min(changed) and max(changed) <= strip.x_of(10.0) + 1
     assert "♪ Night Drive" in strip.tooltip_text(5.0) and "♪" not in strip.tooltip_text(11.0)
+
+
+# ------------------------------------------------------------------------------------------ in the window
+@pytest.fixture(scope="module")
+def cut_video(tmp_path_factory) -> Path:
+    from tests import media_factory
+
+    return media_factory.write_cut_video(tmp_path_factory.mktemp("cut") / "three-shots.mp4", [5.0, 5.0, 5.0])[0]
+
+
+def test_the_window_scores_a_cut_cue_by_cue_and_remembers_it(qtbot, make_window, cut_video, tmp_path):
+    import opentimelineio as otio
+
+    from emomv_desktop.engine.beats import nudge
+    from emomv_desktop.engine.choices import load_choices
+    from emomv_desktop.ui.results import Column
+
+    from .helpers import ANALYSIS_TIMEOUT_MS, drop_files
+
+    window = make_window()
+    with qtbot.waitSignal(window.analysis.finished, timeout=ANALYSIS_TIMEOUT_MS) as done:
+        drop_files(window, cut_video)
+    strip = window.timeline
+    scenes = strip.scenes()
+    assert scenes and scenes[0].start == 0.0 and abs(scenes[-1].end - 15.0) < 0.1
+    assert window.analysis.cue.label == "Whole video" and abs(done.args[0].query.duration - 15.0) < 0.1
+
+    # split at the playhead (S), so the cut has at least two scenes whatever the random model merged
+    strip.setFocus()
+    strip.set_playhead(5.0 if len(scenes) == 1 else 2.5)
+    with qtbot.waitSignal(window.analysis.scenesReady, timeout=ANALYSIS_TIMEOUT_MS):
+        qtbot.keyClick(strip, Qt.Key.Key_S)
+    assert len(strip.scenes()) == len(scenes) + 1 and all(s.query is not None for s in strip.scenes())
+    first = strip.scenes()[0]
+
+    # a click on the first scene ranks for it; Enter on a result assigns the track and its section
+    with qtbot.waitSignal(window.analysis.finished, timeout=ANALYSIS_TIMEOUT_MS) as ranked:
+        qtbot.mouseClick(strip, Qt.MouseButton.LeftButton, pos=_at(strip, (first.start + first.end) / 2))
+    assert window.analysis.cue.scenes == (0,)
+    assert abs(ranked.args[0].query.duration - first.duration) < 1e-6
+    window.table.selectRow(1)
+    track = window.selected_suggestion()
+    qtbot.keyClick(window.table, Qt.Key.Key_Return)
+    choice = window.choices.choices.at(first.start, first.end)
+    assert choice.track_path == track.path and choice.section_start == track.best_start
+    assert abs((choice.section_end - choice.section_start) - first.duration) < 0.05
+    title = window.proxy.index(1, Column.TITLE).data()
+    assert strip.assignments() == [(first.start, first.end, title)]
+    assert title in window.cue_panel.cue_label.text()
+
+    # nudged a beat later along the track's stored beat grid
+    qtbot.waitUntil(lambda: window.choices.beats.get(choice.track_path) is not None, timeout=10_000)
+    beats = window.choices.beats[choice.track_path]
+    qtbot.mouseClick(window.cue_panel.nudge_buttons[2], Qt.MouseButton.LeftButton)
+    nudged = window.choices.choices.at(first.start, first.end)
+    assert nudged.section_start == nudge(beats, choice.section_start, 1, "beat") != choice.section_start
+
+    # hand-off: the timeline reads back with the section; Preview cut plays the rendered mix on the video clock
+    with qtbot.waitSignal(window.handoff.exported, timeout=30_000):
+        window.export_choices("timeline", tmp_path / "cut.otio")
+    timeline = otio.adapters.read_from_file(str(tmp_path / "cut.otio"))
+    music = [c for c in timeline.find_clips() if c.name != cut_video.name]
+    assert [round(c.source_range.start_time.to_seconds(), 1) for c in music] == [round(nudged.section_start, 1)]
+    with qtbot.waitSignal(window.handoff.exported, timeout=60_000) as rendered:
+        window.preview_cut()
+    qtbot.waitUntil(lambda: window.player.track_path == rendered.args[0], timeout=5_000)
+    assert window.player.track_offset == 0.0
+
+    # remembered between launches: a new window shows the choice on the same video
+    qtbot.waitUntil(lambda: load_choices(cut_video) == window.choices.choices, timeout=5_000)
+    window.close()
+    again = make_window()
+    with qtbot.waitSignal(again.choices.changed, timeout=ANALYSIS_TIMEOUT_MS):
+        drop_files(again, cut_video)
+    assert again.timeline.assignments() == [(first.start, first.end, title)]
