@@ -322,9 +322,9 @@ def export_preview(
 
 # ----------------------------------------------------------------------------------------- the editor's choices
 def export_timeline(
-    path: Path | str, choices: "VideoChoices", fmt: str | None = None,
+    path: Path | str, choices: "VideoChoices",
     _progress: ProgressCallback | None = None, _cancel: CancelToken | None = None,
-    *, fade_seconds: float = 0.0, overlap_seconds: float = 0.0, relative_paths: bool = False,
+    *, fmt: str | None = None, fade_seconds: float = 0.0, overlap_seconds: float = 0.0, relative_paths: bool = False,
 ) -> Path:
     """The scored cut as an editor's timeline: ``fmt`` (``engine.timeline.FORMATS``) or by the file's suffix."""
     from .timeline import export_timeline as write

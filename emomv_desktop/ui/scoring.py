@@ -42,15 +42,14 @@ class ChoicesController(QObject):
     def open(self, video: Path, fps: float, duration: float) -> Job:
         """Forget the previous video's choices and load this one's (or start empty)."""
         self.choices = None
-        loading = Job(job(load_choices, Path(video)), name="load choices")
-
-        def loaded(_id: int, found: VideoChoices | None) -> None:
-            self.choices = found or VideoChoices(TimelineVideo(Path(video), fps, duration))
-            self.changed.emit(self.choices)
-
-        loading.returned.connect(loaded)
+        loading = Job(job(_load, Path(video), fps, duration), name="load choices")
+        loading.returned.connect(lambda _id, found: self._loaded(found))
         loading.errored.connect(lambda _id, exc: self._load_failed(video, fps, duration, exc))
         return self.io_lane.submit(loading)
+
+    def _loaded(self, found: VideoChoices) -> None:
+        self.choices = found
+        self.changed.emit(found)
 
     def _load_failed(self, video: Path, fps: float, duration: float, exc: BaseException) -> None:
         self.message.emit(f"The saved choices could not be read: {describe_error(exc)}", MESSAGE_MS)
@@ -96,6 +95,10 @@ class ChoicesController(QObject):
         saving.errored.connect(lambda _id, exc: self.message.emit(
             f"The choices could not be saved: {describe_error(exc)}", MESSAGE_MS))
         self.io_lane.submit(saving)
+
+
+def _load(video: Path, fps: float, duration: float, _progress, _cancel) -> VideoChoices:
+    return load_choices(video, fps=fps, duration=duration)
 
 
 def _save(choices: VideoChoices, _progress, _cancel) -> Path:

@@ -211,8 +211,11 @@ def test_the_window_scores_a_cut_cue_by_cue_and_remembers_it(qtbot, make_window,
     assert nudged.section_start == nudge(beats, choice.section_start, 1, "beat") != choice.section_start
 
     # hand-off: the timeline reads back with the section; Preview cut plays the rendered mix on the video clock
-    with qtbot.waitSignal(window.handoff.exported, timeout=30_000):
+    said = []
+    window.handoff.message.connect(lambda message, _ms: said.append(message))
+    with qtbot.waitSignal(window.handoff.message, timeout=30_000):
         window.export_choices("timeline", tmp_path / "cut.otio")
+    assert said == [f"Saved {tmp_path / 'cut.otio'}"]
     timeline = otio.adapters.read_from_file(str(tmp_path / "cut.otio"))
     music = [c for c in timeline.find_clips() if c.name != cut_video.name]
     assert [round(c.source_range.start_time.to_seconds(), 1) for c in music] == [round(nudged.section_start, 1)]
