@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SIZES = ("1280x800", "1920x1080")
 MAX_PNG_BYTES = 500_000
 WAIT_SECONDS = 600
-SHOTS = (6.0, 5.0, 7.0, 6.0, 6.0)  # seconds per shot of the generated cut
+SHOTS = (6.0, 5.0, 7.0, 6.0)  # seconds per shot of the generated cut
 
 # (file, title, artist, seconds): a plausible production-music folder
 LIBRARY = (
@@ -42,6 +42,7 @@ LIBRARY = (
 
 
 def _wait(app, condition: Callable[[], bool], what: str, timeout: float = WAIT_SECONDS) -> None:
+    print(f"waiting for {what}", flush=True)
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
