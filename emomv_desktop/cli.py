@@ -151,8 +151,10 @@ def _note_random_networks(random_networks: bool) -> None:
 def _backends(args: argparse.Namespace, **overrides: Any) -> Backends:
     """Where this command's models and library come from (demo mode only with ``EMOMV_RANDOM_NETWORKS=1``)."""
     device = getattr(args, "device", "auto")
+    precision = getattr(args, "precision", "auto")
     return Backends.from_environment(device=None if device == "auto" else device, library_path=args.library,
-                                     model_path=getattr(args, "model", None), **overrides)
+                                     model_path=getattr(args, "model", None),
+                                     precision=None if precision == "auto" else precision, **overrides)
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
@@ -347,6 +349,15 @@ def _cmd_models_import(args: argparse.Namespace) -> int:
 
 # -------------------------------------------------------------------------------------------- parsing
 COMMANDS = ("index", "suggest", "library", "models")
+USAGE = (f"{PROG} [--debug] [--library DB] [VIDEO]   (the window; Qt options such as -style fusion go to it)\n"
+         f"       {PROG} [--debug] [--library DB] COMMAND ...")
+# Qt's own command-line options (QApplication, QGuiApplication, xcb): those that take a value, and flags.
+QT_VALUE_OPTIONS = frozenset({
+    "-style", "-stylesheet", "-platform", "-platformpluginpath", "-platformtheme", "-plugin", "-qmljsdebugger",
+    "-session", "-display", "-geometry", "-title", "-name", "-qwindowgeometry", "-qwindowicon", "-qwindowtitle",
+    "-fontengine", "-visual",
+})
+QT_FLAGS = frozenset({"-reverse", "-widgetcount", "-nograb", "-dograb", "-sync", "-testability"})
 
 
 def _global_options(parser: argparse.ArgumentParser, *, leaf: bool = False) -> None:
@@ -360,6 +371,9 @@ def _global_options(parser: argparse.ArgumentParser, *, leaf: bool = False) -> N
 def _device_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="where the networks run (auto: CUDA when available)")
+    parser.add_argument("--precision", choices=("auto", "exact", "fast"), default="auto",
+                        help="the networks' arithmetic: exact = fp32; fast = bf16 on CPUs with native bf16, fp16 on "
+                             "CUDA, fp32 elsewhere (auto: fast for music, exact for video; see the README's Speed)")
 
 
 def _model_option(parser: argparse.ArgumentParser) -> None:
@@ -382,8 +396,8 @@ class _Commands:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="Find music for a video by emotion (EmoMV). Without a "
-                                     "command (or with a video path) the window opens.")
+    parser = argparse.ArgumentParser(prog=PROG, usage=USAGE, description="Find music for a video by emotion "
+                                     "(EmoMV). Without a command (or with a video path) the window opens.")
     _global_options(parser)
     commands = _Commands(parser, "command")
 
@@ -444,10 +458,29 @@ def _gui_request(argv: list[str]) -> tuple[argparse.Namespace, str | None] | Non
     return options, (rest[0] if rest else None)
 
 
-def _run_gui(video: str | None) -> int:
+def _split_qt_options(argv: list[str]) -> tuple[list[str], list[str]]:
+    """``(ours, Qt's)``: Qt's own single-dash options (``-style fusion``, ``-platform=offscreen``) are the
+    window's, never argparse's."""
+    ours, qt = [], []
+    args = iter(argv)
+    for arg in args:
+        name = arg.split("=", 1)[0]
+        if name in QT_VALUE_OPTIONS:
+            qt.append(arg)
+            value = None if "=" in arg else next(args, None)
+            if value is not None:
+                qt.append(value)
+        elif arg in QT_FLAGS:
+            qt.append(arg)
+        else:
+            ours.append(arg)
+    return ours, qt
+
+
+def _run_gui(video: str | None, qt_options: list[str]) -> int:
     from .app import run_gui  # Qt is imported only here
 
-    return run_gui(video=video)
+    return run_gui(video=video, argv=[PROG, *qt_options])
 
 
 def _never_crash_on_text() -> None:
@@ -487,10 +520,13 @@ def _guarded(run: Callable[[], int], debug: bool) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``emomv-desktop`` and ``python -m emomv_desktop``; returns the exit code."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv, qt_options = _split_qt_options(list(sys.argv[1:] if argv is None else argv))
     gui = _gui_request(argv)
     if gui is not None:
         options, video = gui
-        return _guarded(lambda: _run_gui(video), options.debug)
-    args = build_parser().parse_args(argv)
+        return _guarded(lambda: _run_gui(video, qt_options), options.debug)
+    parser = build_parser()
+    if qt_options:
+        parser.error(f"{' '.join(qt_options)}: Qt options apply to the window only, not to a command")
+    args = parser.parse_args(argv)
     return _guarded(lambda: args.handler(args), args.debug)

@@ -14,6 +14,8 @@ extra=""
 # screenshots on a machine without a display; libgl1/libegl1 for Qt's widgets.
 debs="libpulse0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-xkb1
 libxcb-cursor0 libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 libdbus-1-3 xvfb xauth fonts-dejavu-core"
+# The tests run a private PulseAudio server with a null sink: the preview's sync is tested on a real audio device.
+[ -n "$extra" ] && debs="$debs pulseaudio"
 if command -v apt-get >/dev/null 2>&1; then
   missing=$(for d in $debs; do dpkg -s "$d" >/dev/null 2>&1 || echo "$d"; done)
   if [ -n "$missing" ]; then

@@ -48,7 +48,8 @@ def fake_gui(monkeypatch):
     """Stands in for ``emomv_desktop.app`` (the GUI's module) to observe what the CLI hands it."""
     calls = []
     module = types.ModuleType("emomv_desktop.app")
-    module.run_gui = lambda video=None: calls.append(video) or 7
+    module.run_gui = lambda video=None, argv=None: calls.append(video) or module.qt_argv.append(argv) or 7
+    module.qt_argv = []  # what the window's QApplication gets
     monkeypatch.setitem(sys.modules, "emomv_desktop.app", module)
     return calls
 
@@ -57,6 +58,23 @@ def fake_gui(monkeypatch):
 def test_no_command_or_a_video_opens_the_gui(fake_gui, argv, video, capsys):
     assert cli.main(argv) == 7
     assert fake_gui == [video]
+
+
+@pytest.mark.parametrize("argv, video, qt", [
+    (["-style", "fusion"], None, ["-style", "fusion"]),
+    (["-platform=offscreen", "--debug", "-reverse", "cut.mp4"], "cut.mp4", ["-platform=offscreen", "-reverse"]),
+    (["cut.mp4", "-stylesheet", "dark.qss"], "cut.mp4", ["-stylesheet", "dark.qss"]),
+])
+def test_qt_options_go_to_the_window_not_to_argparse(fake_gui, argv, video, qt):
+    assert cli.main(argv) == 7
+    assert fake_gui == [video] and sys.modules["emomv_desktop.app"].qt_argv == [[cli.PROG, *qt]]
+
+
+def test_the_usage_line_shows_the_video_argument(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    usage = capsys.readouterr().out.split("\n\n")[0]
+    assert f"{cli.PROG} [--debug] [--library DB] [VIDEO]" in usage and "COMMAND" in usage
 
 
 def test_commands_do_not_open_the_gui(fake_gui, db, capsys):
@@ -202,7 +220,7 @@ def use_random_networks(patch: pytest.MonkeyPatch, networks) -> None:
     once for the module (the pretrained files cannot be downloaded here). Checks that ``--clips`` reaches the
     loader."""
 
-    def load_slowfast(device, *, allow_random=False, clips_per_window=None):
+    def load_slowfast(device, *, allow_random=False, clips_per_window=None, precision=None):
         assert allow_random, "the demo mode did not reach the loader"
         assert clips_per_window == CLIPS, "suggest --clips was not passed to the loader"
         return networks[0]
@@ -271,6 +289,26 @@ def test_index_summary_and_rescan(indexed, random_backbones, capsys):
     assert code == 0 and "indexed 0, unchanged 6, failed 0, removed 0" in out
 
 
+def test_precision_reaches_both_loaders(tmp_path, monkeypatch, capsys):
+    """``--precision exact|fast`` is handed to the extractors' loaders; ``auto`` leaves each its own default."""
+    from emomv_desktop.engine import loading
+
+    seen = []
+
+    def load_vggish(device, *, allow_random=False, precision=None):
+        seen.append(precision)
+        raise cli.CliError("stop here")
+
+    monkeypatch.setattr(loading, "load_vggish", load_vggish)
+    monkeypatch.setenv(loading.RANDOM_NETWORKS_ENV, "1")
+    music = tmp_path / "music"
+    music.mkdir()
+    for choice in ("exact", "fast", "auto"):
+        code, _, err = run(["--library", tmp_path / "lib.sqlite3", "index", music, "--precision", choice], capsys)
+        assert_one_line_error(code, err, "stop here")
+    assert seen == ["exact", "fast", None]
+
+
 def test_suggest_json(indexed, random_backbones, model_file, capsys):
     code, out, err = suggest(indexed, capsys, "--top", "3", "--json")
     assert code == 0, err
@@ -322,3 +360,10 @@ def test_models_status_and_missing_weights(db, tmp_path, capsys, monkeypatch):
     assert "retrieval model: present" in out and "multi-task" in out
     code, _, err = run(["index", tmp_path], capsys)  # no pretrained VGGish: a clear error, never random weights
     assert_one_line_error(code, err, "vggish", "emomv-desktop models download")
+
+
+def test_qt_options_with_a_command_are_a_usage_error(fake_gui, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["-style", "fusion", "library", "status"])
+    assert exc.value.code == 2 and "Qt options apply to the window only" in capsys.readouterr().err
+    assert fake_gui == []

@@ -22,6 +22,7 @@ from emomv_desktop.engine import paths
 from emomv_desktop.engine.errors import EngineError
 from emomv_desktop.engine.jobs import Progress
 
+from . import va_sweep
 from .data import DATASETS, RETRIEVAL, Split, dataset_spec
 from .evaluate import evaluate_model, format_evaluation
 from .experiments import Protocol
@@ -120,9 +121,9 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------- recipe / fit
 
 
-def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
+def _add_recipe_options(parser: argparse.ArgumentParser, seeds: int = 5) -> None:
     parser.add_argument("--data", type=Path, default=None, help="the EmoMV collection (default as for reproduce)")
-    parser.add_argument("--seeds", type=_positive_int, default=5, help="clean-protocol seeds 1..N (default 5)")
+    parser.add_argument("--seeds", type=_positive_int, default=seeds, help=f"clean-protocol seeds 1..N (default {seeds})")
     parser.add_argument("--held-out", type=_dataset_list, default=HELD_OUT,
                         help="datasets to judge the recipe on, each held out entirely in turn (default C,B)")
     parser.add_argument("--music-only-weight", type=float, default=Recipe.music_only_weight,
@@ -166,6 +167,26 @@ def _run_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------------ va-sweep
+
+
+def _add_va_sweep(parser: argparse.ArgumentParser) -> None:
+    _add_recipe_options(parser, seeds=va_sweep.DEFAULT_SEEDS)
+    parser.add_argument("--model", type=Path, default=None,
+                        help="a saved model to sweep on the same sets, not clean (default: the app's model)")
+    parser.add_argument("--json", action="store_true", help="print every figure as JSON on stdout")
+
+
+def _run_va_sweep(args: argparse.Namespace) -> int:
+    model = args.model or paths.model_path()
+    if args.model is None and not model.is_file():
+        model = None  # no shipped model in this installation: the clean sweep alone
+    result = va_sweep.va_sweep(args.data or paths.dataset_dir(), list(range(1, args.seeds + 1)), args.held_out,
+                               recipe=_recipe(args), model_path=model, progress=_print_progress)
+    print(json.dumps(result, indent=1) if args.json else va_sweep.format_va_sweep(result))
+    return 0
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "reproduce": ("run every benchmark table the data allows, over seeds", _add_reproduce, _run_reproduce),
     "evaluate": ("retrieval figures of a saved model on a split or retrieval set", _add_evaluate, _run_evaluate),
@@ -173,6 +194,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
                _add_recipe, _run_recipe),
     "fit": ("judge the recipe, then train the shipped model on every labelled example and write it + its card",
             _add_fit, _run_fit),
+    "va-sweep": ("what alpha of the valence-arousal blend does to mAP and class-balanced mAP (clean protocol)",
+                 _add_va_sweep, _run_va_sweep),
 }
 
 

@@ -32,6 +32,7 @@ TIMELINE_FILTERS = ("OpenTimelineIO (*.otio);;Final Cut Pro 7 XML: Premiere Pro,
                     "FCPXML: Final Cut Pro (*.fcpxml);;CMX 3600 EDL: Avid, any editor (*.edl)")
 CUE_SHEET_FILTER = "Cue sheet CSV (*.csv)"
 MESSAGE_MS = 8000
+SILENT_END_S = 0.1  # a preview whose last this-many seconds have no track gets a warning
 
 
 class HandOff(QObject):
@@ -96,7 +97,7 @@ class HandOff(QObject):
 
     def _run_preview(self, writing: Job) -> Job:
         writing.progressed.connect(lambda _id, p: self.progress.show_progress(p, "Export %p%"))
-        writing.returned.connect(lambda _id, report: self._saved(report.path))
+        writing.returned.connect(lambda _id, report: self._preview_saved(report))
         writing.errored.connect(lambda _id, exc: self._failed(exc))
         writing.finished.connect(lambda _id: self._preview_finished())
         self.preview_job = writing
@@ -139,6 +140,14 @@ class HandOff(QObject):
     def _saved(self, path: Path) -> None:
         self.message.emit(f"Saved {path}", MESSAGE_MS)
         self.exported.emit(Path(path))
+
+    def _preview_saved(self, report: "PreviewReport") -> None:
+        """Saved; a track that ends before the video leaves the preview's end silent: say so."""
+        self._saved(report.path)
+        silent = report.duration - report.audio_seconds_from_track
+        if silent > SILENT_END_S:
+            self.message.emit(f"Saved {report.path}; the track ends before the video: its last "
+                              f"{silent:.1f} s are silent.", MESSAGE_MS)
 
     def _failed(self, exc: BaseException) -> None:
         text = "Export cancelled" if isinstance(exc, Cancelled) else f"Export failed: {describe_error(exc)}"

@@ -6,6 +6,7 @@ indexing on the indexing lane (:class:`IndexSession`). The panel never opens the
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMessageBox,
     QPushButton,
+    QSizePolicy,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -40,6 +42,9 @@ from .worker import Job, WorkerLane, describe_error, job
 if TYPE_CHECKING:
     from emomv_desktop.engine.library import IndexReport, LibraryStats
 
+
+HELD_TEXT = "Waiting for the video analysis…"
+STATS_REFRESH_S = 2.0  # while indexing, the track counts are re-read at most this often
 
 
 class LibraryPanel(QWidget):
@@ -67,6 +72,7 @@ class LibraryPanel(QWidget):
         self.snapshot: LibrarySnapshot | None = None
         self._held = False
         self._user_paused = False
+        self._stats_shown_at = 0.0  # time.monotonic() of the last count refresh during indexing
         self._build()
 
     # ------------------------------------------------------------------ layout
@@ -102,14 +108,10 @@ class LibraryPanel(QWidget):
 
         self.progress = ProgressBar("Indexing progress", self)
         self.progress.setFormat("Idle")
-        self.current_label = QLabel("", self)
-        self.current_label.setAccessibleName("File being indexed")
+        self.current_label = self._message_label("File being indexed")
         self.current_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.rate_label = QLabel("", self)
-        self.rate_label.setAccessibleName("Indexing rate and time left")
-        self.summary_label = QLabel("", self)
-        self.summary_label.setAccessibleName("Library summary")
-        self.summary_label.setWordWrap(True)
+        self.rate_label = self._message_label("Indexing rate and time left")
+        self.summary_label = self._message_label("Library summary")
 
         self.failure_title = QLabel("Failed files", self)
         self.failure_list = QTreeWidget(self)
@@ -149,6 +151,20 @@ class LibraryPanel(QWidget):
         layout.addLayout(indexing, 4)
         layout.addLayout(failures, 5)
         self._update_buttons()
+
+    def _message_label(self, name: str) -> QLabel:
+        """A label for what the workers report: it wraps and never widens the panel (nor the window, whose
+        width is saved); what a long path leaves out is in the tooltip (see :meth:`_say`)."""
+        label = QLabel("", self)
+        label.setAccessibleName(name)
+        label.setWordWrap(True)
+        label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        return label
+
+    @staticmethod
+    def _say(label: QLabel, message: str, tooltip: str | None = None) -> None:
+        label.setText(message)
+        label.setToolTip(message if tooltip is None else tooltip)
 
     # ------------------------------------------------------------------ state
     @property
@@ -228,7 +244,7 @@ class LibraryPanel(QWidget):
         if stats.failed:
             parts.append(f"{stats.failed} failed")
         parts.append(f"index {text.file_size(stats.db_bytes)}")
-        self.summary_label.setText(" · ".join(parts))
+        self._say(self.summary_label, " · ".join(parts))
 
     def _show_failures(self) -> None:
         """The files the index could not read (from the database), plus this run's folder-level problems."""
@@ -243,9 +259,11 @@ class LibraryPanel(QWidget):
             item.setToolTip(0, path)
             item.setToolTip(1, reason)
         self.failure_title.setText(f"Failed files ({len(rows)})" if rows else "Failed files (none)")
+        if self.last_report is not None and not self.indexing:
+            self._show_report()
 
     def _show_error(self, exc: BaseException) -> None:
-        self.summary_label.setText(describe_error(exc))
+        self._say(self.summary_label, describe_error(exc))
 
     # ------------------------------------------------------------------ indexing
     def start_index(self) -> Job | None:
@@ -258,13 +276,15 @@ class LibraryPanel(QWidget):
         index_job.errored.connect(lambda _id, exc: self._index_failed(exc))
         index_job.finished.connect(lambda _id: self._index_finished())
         self.index_job = index_job
+        self.last_report = None  # the figures shown are this run's once it ends
         self._user_paused = False
         self.pause_button.setChecked(False)
         if self._held:
             index_job.pause()
         self.progress.busy("Scanning folders…")
-        self.current_label.setText("")
-        self.rate_label.setText("")
+        self._say(self.current_label, "")
+        self._say(self.rate_label, HELD_TEXT if self._held else "")
+        self._stats_shown_at = time.monotonic()
         self._update_buttons()
         self.indexingChanged.emit(True)
         return self.index_lane.submit(index_job)
@@ -292,10 +312,8 @@ class LibraryPanel(QWidget):
         else:
             self.index_job.resume()
         self.pause_button.setText("Resume" if self._user_paused else "Pause")
-        if self._user_paused:
-            self.rate_label.setText("Paused")
-        elif self._held:
-            self.rate_label.setText("Waiting for the video analysis…")
+        # running again: the rate comes back with the next file
+        self._say(self.rate_label, "Paused" if self._user_paused else HELD_TEXT if self._held else "")
 
     def _show_progress(self, progress: Progress) -> None:
         total = progress.total
@@ -304,33 +322,40 @@ class LibraryPanel(QWidget):
             return
         self.progress.show_progress(progress, f"{int(progress.done)} / {int(total)} files")
         path = getattr(progress, "path", None)
-        self.current_label.setText(Path(path).name if path else progress.message)
-        self.current_label.setToolTip(str(path or progress.message))
+        self._say(self.current_label, Path(path).name if path else progress.message, str(path or progress.message))
+        if time.monotonic() - self._stats_shown_at >= STATS_REFRESH_S:  # the counts grow while indexing
+            self._stats_shown_at = time.monotonic()
+            self.refresh()
         if self._user_paused or self._held:
             return
         rate = getattr(progress, "tracks_per_minute", None)
         if rate:
             left = (total - progress.done) / rate * 60.0
-            self.rate_label.setText(f"{rate:.1f} tracks/min · {text.remaining(left)}")
+            self._say(self.rate_label, f"{rate:.1f} tracks/min · {text.remaining(left)}")
 
     def _index_done(self, report: "IndexReport") -> None:
         self.last_report = report
         verb = "Cancelled after" if report.cancelled else "Done:"
         self.progress.stop("Cancelled" if report.cancelled else "Up to date", complete=not report.cancelled)
-        self.rate_label.setText(
-            f"{verb} {report.indexed} indexed, {report.unchanged} unchanged, {report.failed} failed, "
-            f"{report.removed} removed in {text.clock(report.seconds)}"
-        )
+        self._show_report()
         if report.indexed or report.removed or report.failed:
             self.libraryChanged.emit()
 
+    def _show_report(self) -> None:
+        """The last run's figures; "failed" counts what the failure list shows, old failures included."""
+        report = self.last_report
+        verb = "Cancelled after" if report.cancelled else "Done:"
+        failed = max(report.failed, self.failure_list.topLevelItemCount())
+        self._say(self.rate_label, f"{verb} {report.indexed} indexed, {report.unchanged} unchanged, {failed} failed, "
+                                   f"{report.removed} removed in {text.clock(report.seconds)}")
+
     def _index_failed(self, exc: BaseException) -> None:
         self.progress.stop("Cancelled" if isinstance(exc, Cancelled) else "Failed")
-        self.rate_label.setText("" if isinstance(exc, Cancelled) else describe_error(exc))
+        self._say(self.rate_label, "" if isinstance(exc, Cancelled) else describe_error(exc))
 
     def _index_finished(self) -> None:
         self.index_job = None
-        self.current_label.setText("")
+        self._say(self.current_label, "")
         self.pause_button.setChecked(False)
         self._update_buttons()
         self.indexingChanged.emit(False)

@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QUrl
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractSlider,
@@ -45,6 +53,7 @@ from emomv_desktop.engine import logs, paths
 from emomv_desktop.engine.errors import EngineError
 from emomv_desktop.engine.scenes import merge_scenes, split_scene
 from emomv_desktop.engine.emotions import Emotion
+from emomv_desktop.engine.library import AUDIO_EXTENSIONS
 from emomv_desktop.engine.service import Analysis, Backends, IndexSession, InferenceSession, LibraryReader, ModelInfo
 
 from . import text
@@ -56,7 +65,7 @@ from .model_setup import ModelSetupDialog
 from .player import Player
 from .preview import PreviewPane
 from .query_panel import QueryPanel
-from .results import Column, ResultsFilter, ResultsModel
+from .results import OWN_DRAG_MIME, Column, ResultsFilter, ResultsModel
 from .scoring import ChoicesController
 from .settings import Key, Settings
 from .timeline_strip import CuePanel
@@ -297,6 +306,7 @@ class MainWindow(QMainWindow):
                                        "Where unexpected errors are logged with their details")
         self.library_action = self.library_dock.toggleViewAction()
         self.library_action.setShortcut(QKeySequence("Ctrl+L"))
+        self.library_action.setToolTip("Show or hide the music library panel (Ctrl+L)")
         for action in (self.back_action, self.ahead_action, self.play_action):
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
 
@@ -526,21 +536,40 @@ class MainWindow(QMainWindow):
         self.settings.set(Key.LAST_VIDEO_DIR, str(path.parent))
         return self.analysis.open(path)
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if any(url.isLocalFile() for url in event.mimeData().urls()):
-            event.acceptProposedAction()
-        else:
+    @staticmethod
+    def _accept_drag(event: QDragMoveEvent) -> bool:
+        """Take a drag of local files from outside the app, as a copy (or a link): never a move.
+
+        A drop accepted as a move lets a file manager move or delete the user's file; rows dragged from the
+        results table carry :data:`OWN_DRAG_MIME` and are no drop at all.
+        """
+        mime = event.mimeData()
+        action = next((a for a in (Qt.DropAction.CopyAction, Qt.DropAction.LinkAction)
+                       if event.possibleActions() & a), None)
+        if mime.hasFormat(OWN_DRAG_MIME) or action is None or not any(u.isLocalFile() for u in mime.urls()):
             event.ignore()
+            return False
+        event.setDropAction(action)
+        event.accept()
+        return True
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        self._accept_drag(event)
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        self._accept_drag(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
-        files = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
-        if not files:
-            event.ignore()
+        if not self._accept_drag(event):
             return
-        event.acceptProposedAction()
+        files = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
         if files[0].is_dir():
             self._analysis_failed(files[0], f"{files[0]} is a folder: drop a video file (add music folders in the "
                                             "Library panel).")
+            return
+        if files[0].suffix.lower() in AUDIO_EXTENSIONS:
+            self._analysis_failed(files[0], f"{files[0].name} is a music file: drop a video to find music for it "
+                                            "(add music to the library in the Library panel).")
             return
         if len(files) > 1:
             self.statusBar().showMessage(f"Several files dropped: analysing {files[0].name} only.", 8000)
@@ -560,7 +589,9 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Analysing {path.name}…")
 
     def _analysis_finished(self, analysis: Analysis) -> None:
+        """New results: the best track is selected; a re-ranking (same video) keeps the track selected."""
         query = analysis.query
+        kept = self.selected_suggestion()  # None for a new video: its start cleared the results
         probs = None if query.emotion_probs is None else [float(p) for p in query.emotion_probs]
         self.query_panel.finish(Path(query.path), query.duration, probs, len(analysis.suggestions))
         self.results.set_results(analysis.suggestions, self.query_panel.chart.top_emotion())
@@ -570,7 +601,11 @@ class MainWindow(QMainWindow):
         if features is not None and (note := text.damage_note(features.skipped_clips, features.skipped_seconds)):
             message += f"; {note}"
         self.statusBar().showMessage(message, 8000 if features is None or not features.skipped_clips else 20000)
-        if self.proxy.rowCount():
+        rows = range(self.proxy.rowCount())
+        row = next((r for r in rows if kept is not None and self.proxy.suggestion(r).path == kept.path), None)
+        if row is not None:
+            self.table.selectRow(row)
+        elif rows:
             self.table.selectRow(0)
             self.table.setFocus()
 
@@ -625,6 +660,11 @@ class MainWindow(QMainWindow):
             QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
         )
 
+    def play_from_section(self) -> None:
+        """Double-click: the selected track from the start of its best section (video time 0)."""
+        self.player.seek(0.0)
+        self.player.play()
+
     def _space(self) -> None:
         """Space plays/pauses, except on a focused button or check box, which it presses as usual."""
         focus = self.focusWidget()
@@ -651,8 +691,19 @@ class MainWindow(QMainWindow):
         menu.popup(self.table.viewport().mapToGlobal(point))
 
     def reveal_selected(self) -> bool:
+        """Open the selected track's folder; where the desktop has no file launcher, say so and offer Copy path."""
         s = self.selected_suggestion()
-        return s is not None and self.handoff.reveal(s.path)
+        if s is None or self.handoff.reveal(s.path):
+            return s is not None
+        box = QMessageBox(QMessageBox.Icon.Information, "Reveal in folder",
+                          f"This desktop could not open a file manager for {Path(s.path).parent}.", parent=self)
+        box.setInformativeText("Copy the track's path and paste it where you need it.")
+        box.addButton("Copy path", QMessageBox.ButtonRole.AcceptRole).clicked.connect(self.copy_selected_path)
+        box.addButton(QMessageBox.StandardButton.Close)
+        box.setObjectName("revealFailed")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        return False
 
     def copy_selected_path(self) -> None:
         s = self.selected_suggestion()
@@ -705,14 +756,16 @@ class MainWindow(QMainWindow):
     def use_for_cue(self, *, play: bool = False) -> bool:
         """Assign the selected track and its section to the cue the results are for (Enter, double-click)."""
         cue, track = self.analysis.cue, self.selected_suggestion()
-        if cue is None or track is None or self.choices.choices is None:
+        assigned = cue is not None and track is not None and self.choices.choices is not None
+        if assigned:
+            self.choices.assign(cue, track)
+            title = text.track_title(track.title, track.artist, track.path)
+            self.statusBar().showMessage(f"{cue.label}: {title}", 8000)
+        elif not play:
             self.statusBar().showMessage("Select a cue on the timeline and a track first.", 8000)
-            return False
-        self.choices.assign(cue, track)
-        self.statusBar().showMessage(f"{cue.label}: {text.track_title(track.title, track.artist, track.path)}", 8000)
-        if play:
-            self.player.play()
-        return True
+        if play:  # a double-click also auditions it from its section, as before
+            self.play_from_section()
+        return assigned
 
     def nudge_section(self, steps: int, unit: str) -> None:
         self.choices.nudge(self.analysis.cue, steps, unit)

@@ -6,10 +6,21 @@
 * the **audio** player plays the selected track, offset so that video time 0 is the start of the track's
   best section: ``audio position = offset + video position``.
 
-Play, pause and seek act on both; while playing, the audio is re-aligned whenever it drifts from the video
-by more than :data:`MAX_DRIFT_MS`. Switching tracks keeps the video position. A ``QMediaPlayer`` ignores
-``setPosition`` while its media is still loading, so seeks made then are kept and applied when it has
-loaded.
+Keeping them in sync: a track's audio does not sound the moment it is told to play or seek. The FFmpeg
+backend restarts its audio sink and reports the seek target until sound flows again, which takes from a
+few tens of milliseconds to seconds on a busy machine (with no audio device at all it is immediate). A
+player that re-seeks whenever the audio "lags" therefore re-seeks for ever and the track is heard in
+0.1 s fragments. So the picture waits for the sound instead: whenever the track (re)starts (play, a seek,
+a new track) the video is held paused until the track's position moves past where it started, then both
+run. Pausing keeps both where they are, so resuming needs no seek unless they stand more than
+:data:`SYNC_TOLERANCE_MS` apart. While playing, the drift is the median of the last :data:`DRIFT_SAMPLES`
+differences (the audio position moves in ~93 ms steps). The sound is never interrupted to follow the
+picture: a drift beyond :data:`NUDGE_MS` changes the *picture's* rate by :data:`NUDGE` (the video is
+muted, so no pitch changes) until it has caught up; a picture more than :data:`MAX_DRIFT_MS` behind (a
+machine too busy to decode in time) jumps to the sound. Only a track more than :data:`MAX_DRIFT_MS`
+behind the picture (its sink stalled) is re-aligned, the way it starts.
+Switching tracks keeps the video position. A ``QMediaPlayer`` ignores ``setPosition`` while its media is
+still loading, so seeks made then are kept and applied when it has loaded.
 
 QtMultimedia is optional at run time: if it cannot be imported or has no backend, :attr:`Player.available`
 is False, :attr:`Player.unavailable_reason` says why, every method is a harmless no-op, and the rest of
@@ -19,9 +30,11 @@ the app works as before.
 from __future__ import annotations
 
 import logging
+import statistics
+from collections import deque
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtCore import QObject, QTimer, QUrl, Signal
 
 try:
     from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
@@ -33,8 +46,16 @@ except ImportError as exc:  # the PySide6-Addons wheel or a system library (libp
 
 _log = logging.getLogger(__name__)
 
-# Audio further than this from where the video says it should be is re-seeked while playing.
+# While playing (see the module's docstring): a median drift beyond NUDGE_MS runs the picture at 1 ± NUDGE,
+# one beyond MAX_DRIFT_MS moves the picture to the sound (or the sound to the picture when the sound is late).
 MAX_DRIFT_MS = 300
+NUDGE_MS = 40
+NUDGE = 0.1
+DRIFT_SAMPLES = 7
+# On play, a track paused further than this from the video's position is moved there first.
+SYNC_TOLERANCE_MS = 60
+# A held picture starts anyway after this long if the track never sounds (a broken sink, its own end).
+HOLD_TIMEOUT_MS = 3000
 DEFAULT_VOLUME = 0.8
 
 
@@ -158,6 +179,8 @@ class Player(QObject):
         self._track_path: Path | None = None
         self._offset = 0.0
         self._volume = DEFAULT_VOLUME
+        self._held_from_ms: int | None = None  # the video waits until the track passes this position
+        self._drift: deque[int] = deque(maxlen=DRIFT_SAMPLES)
         if self.unavailable_reason:
             self._video = self._audio = None
             return
@@ -171,6 +194,9 @@ class Player(QObject):
         video.durationChanged.connect(lambda ms: self.durationChanged.emit(ms / 1000.0))
         video.mediaStatusChanged.connect(self._on_video_status)
         video.playbackStateChanged.connect(self._on_video_state)
+        audio.positionChanged.connect(self._on_audio_position)
+        self._hold_timer = QTimer(self, singleShot=True, interval=HOLD_TIMEOUT_MS)
+        self._hold_timer.timeout.connect(self._on_hold_timeout)
         for seekable in (self._video, self._audio):
             seekable.player.errorOccurred.connect(self._on_error)
 
@@ -194,6 +220,11 @@ class Player(QObject):
     @property
     def track_offset(self) -> float:
         return self._offset
+
+    @property
+    def holding(self) -> bool:
+        """True while the picture waits for the track to start sounding."""
+        return self._held_from_ms is not None
 
     @property
     def volume(self) -> float:
@@ -225,14 +256,19 @@ class Player(QObject):
         self.positionChanged.emit(0.0)
 
     def set_track(self, path: str | Path | None, offset: float = 0.0) -> None:
-        """Play ``path`` from ``offset`` s at video time 0; the video keeps its position."""
-        self._track_path = Path(path) if path else None
-        self._offset = max(0.0, float(offset)) if path else 0.0
+        """Play ``path`` from ``offset`` s at video time 0; the video keeps its position.
+
+        The track already playing from that offset plays on undisturbed (a re-ranked list selects it again)."""
+        path = Path(path) if path else None
+        offset = max(0.0, float(offset)) if path else 0.0
+        if path == self._track_path and offset == self._offset:
+            return
+        self._track_path, self._offset = path, offset
         if self._audio:
             self._audio.player.stop()
             self._audio.set_source(self._track_path, self._target_audio_ms())
-            if self._playing and self._track_path:
-                self._audio.player.play()
+            if self._playing:
+                self._start()
         self.trackChanged.emit(str(self._track_path or ""), self._offset)
 
     def play(self) -> None:
@@ -240,14 +276,13 @@ class Player(QObject):
             return
         if self._video.player.mediaStatus() == QMediaPlayer.MediaStatus.EndOfMedia:
             self.seek(0.0)
-        self._audio.seek(self._target_audio_ms())
-        self._video.player.play()
-        if self._track_path:
-            self._audio.player.play()
-        self._set_playing(True)
+        if not self._playing:
+            self._set_playing(True)
+            self._start()
 
     def pause(self) -> None:
         if self._video:
+            self._release_hold()
             self._video.player.pause()
             self._audio.player.pause()
         self._set_playing(False)
@@ -261,6 +296,8 @@ class Player(QObject):
             return
         self._video.seek(_ms(seconds))
         self._audio.seek(self._target_audio_ms())
+        if self._playing:
+            self._start()
         self.positionChanged.emit(self.position())
 
     def set_volume(self, volume: float) -> None:
@@ -285,14 +322,68 @@ class Player(QObject):
             self._playing = playing
             self.playingChanged.emit(playing)
 
+    def _start(self) -> None:
+        """Run both from the video's position: the track first, the picture once the track sounds."""
+        self._release_hold()
+        self._drift.clear()
+        self._video.player.setPlaybackRate(1.0)
+        target = self._target_audio_ms()
+        audio = self._audio.player
+        if not self._track_path or (audio.duration() > 0 and target >= audio.duration()):
+            audio.pause()  # no track, or the section has ended before this point of the video: picture only
+            self._video.player.play()
+            return
+        if abs(self._audio.position_ms() - target) > SYNC_TOLERANCE_MS:
+            self._audio.seek(target)
+        self._video.player.pause()
+        self._held_from_ms = self._audio.position_ms()
+        self._hold_timer.start()
+        audio.play()
+
+    def _release_hold(self) -> None:
+        self._held_from_ms = None
+        self._hold_timer.stop()
+
+    def _on_audio_position(self, ms: int) -> None:
+        if not self._playing:
+            return
+        if self._held_from_ms is not None:
+            # Sound flows once the position moves on from where it (re)started; a report of the position
+            # before a seek is further away and ignored.
+            if self._held_from_ms < ms <= self._held_from_ms + HOLD_TIMEOUT_MS:
+                self._release_hold()
+                self._video.player.play()
+            return
+        self._drift.append(ms - self._target_audio_ms())
+        if len(self._drift) < DRIFT_SAMPLES:
+            return
+        drift = statistics.median(self._drift)
+        if drift < -MAX_DRIFT_MS:
+            _log.info("the track is %d ms behind the picture: re-aligned", -drift)
+            self._start()
+        elif drift > MAX_DRIFT_MS:
+            _log.info("the picture is %d ms behind the track: moved to it", drift)
+            self._drift.clear()
+            self._video.seek(ms - _ms(self._offset))
+        else:
+            rate = 1.0 + NUDGE if drift > NUDGE_MS else 1.0 - NUDGE if drift < -NUDGE_MS else 1.0
+            if rate != self._video.player.playbackRate():
+                self._video.player.setPlaybackRate(rate)
+
+    def _on_hold_timeout(self) -> None:
+        if self._playing and self._held_from_ms is not None:
+            _log.warning("the track did not start within %d ms: the picture plays without waiting", HOLD_TIMEOUT_MS)
+            self._release_hold()
+            self._video.player.play()
+
     def _on_video_position(self, ms: int) -> None:
-        if self._playing and self._track_path and self._audio.loaded():
-            if abs(self._audio.player.position() - (_ms(self._offset) + ms)) > MAX_DRIFT_MS:
-                self._audio.seek(_ms(self._offset) + ms)
         self.positionChanged.emit(ms / 1000.0)
 
     def _on_video_status(self, status) -> None:
-        if status == QMediaPlayer.MediaStatus.EndOfMedia:
+        if status == QMediaPlayer.MediaStatus.LoadedMedia and not self._playing:
+            self._video.player.pause()  # paused, not stopped: the picture at the playhead shows (and seeks show)
+        elif status == QMediaPlayer.MediaStatus.EndOfMedia:
+            self._release_hold()
             self._audio.player.pause()
             self._set_playing(False)
         elif status == QMediaPlayer.MediaStatus.InvalidMedia:

@@ -117,6 +117,10 @@ class PreviewPane(QWidget):
 
         widget = QVideoWidget(self.stack)
         widget.setAccessibleName("Video preview")
+        # The widget paints through a window container, which accepts every drop for its native window (and
+        # tells the file manager so) but does nothing with it: let drops through to the main window instead.
+        for child in widget.findChildren(QWidget):
+            child.setAcceptDrops(False)
         self.player.video_player().setVideoOutput(widget)
         return widget
 

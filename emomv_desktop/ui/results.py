@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # a number or lower-case text to sort by
 SUGGESTION_ROLE = Qt.ItemDataRole.UserRole + 2  # the Suggestion object of the row
 URI_LIST_MIME = "text/uri-list"
+OWN_DRAG_MIME = "application/x-emomv-desktop-tracks"  # marks a drag that starts in the app: not a drop
 MATCH_MARK = "✓"
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -118,6 +119,8 @@ class ResultsModel(QAbstractTableModel):
             return _COLUMN_TIPS[column]
         if role == Qt.ItemDataRole.TextAlignmentRole and column in _NUMERIC:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.InitialSortOrderRole and column == Column.SCORE:
+            return Qt.SortOrder.DescendingOrder.value  # a first click on Match: best first
         return None
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -144,13 +147,14 @@ class ResultsModel(QAbstractTableModel):
 
     # ---- drag out
     def mimeTypes(self) -> list[str]:
-        return [URI_LIST_MIME]
+        return [URI_LIST_MIME, OWN_DRAG_MIME]
 
     def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
-        """The dragged rows' files as ``file://`` URLs (each track once, in row order)."""
+        """The dragged rows' files as ``file://`` URLs (each track once, in row order), marked as the app's own."""
         rows = sorted({i.row() for i in indexes if i.isValid()})
         mime = QMimeData()
         mime.setUrls([QUrl.fromLocalFile(str(self._rows[r].path)) for r in rows])
+        mime.setData(OWN_DRAG_MIME, b"1")
         return mime
 
     def supportedDragActions(self) -> Qt.DropAction:

@@ -9,7 +9,10 @@ itself "random weights (test mode)" because their ``pretrained`` flag is False.
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
+import subprocess
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -63,6 +66,60 @@ class IndexedLibrary:
 def _protected_singletons():
     """The bindings' reference leaks would abort a long session (see emomv_desktop/ui/compat.py)."""
     protect_singletons()
+
+
+def _die_with_parent() -> None:
+    """In the child: Linux sends it SIGTERM when the test process dies, even killed (no server left behind)."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _null_audio_sink(tmp_path_factory):
+    """A private PulseAudio server with one null sink, when ``pulseaudio`` is installed: a real audio device.
+
+    A real device matters: its sink takes time to start after every play or seek, which is what the preview
+    must cope with (with no device at all QtMultimedia's audio position is driven by a timer and never lags).
+    It has to run before QtMultimedia first looks for devices (once per process), hence session-wide. The
+    null sink plays nothing aloud, and the server is private: the user's own sound server is not touched.
+    Yields the server's address, or None without ``pulseaudio``.
+    """
+    if not shutil.which("pulseaudio"):
+        yield None
+        return
+    run = tmp_path_factory.mktemp("pulse")
+    socket = run / "native"
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(run), PULSE_RUNTIME_PATH=str(run), PULSE_STATE_PATH=str(run),
+               HOME=str(run))
+    server = subprocess.Popen(
+        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
+         f"--load=module-native-protocol-unix socket={socket} auth-anonymous=1",
+         "--load=module-null-sink sink_name=null"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+    )
+    deadline = time.monotonic() + 10
+    while not socket.exists() and server.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    address = f"unix:{socket}" if socket.exists() else None
+    with pytest.MonkeyPatch.context() as patch:
+        if address:
+            patch.setenv("PULSE_SERVER", address)
+        yield address
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture
+def audio_device(_null_audio_sink):
+    """The null sink's server (see above); skips without one, except in CI (``EMOMV_REQUIRE_DATA``: no skips)."""
+    if _null_audio_sink is None:
+        reason = "no audio device for the sync tests: install pulseaudio (scripts/setup.sh --test does)"
+        if os.environ.get("EMOMV_REQUIRE_DATA"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return _null_audio_sink
 
 
 @pytest.fixture(scope="session")

@@ -61,16 +61,26 @@ def index_and_make_model(music: Path, db: Path, model_path: Path, vggish, card: 
     return report
 
 
-def drop_files(target, *paths: Path) -> QDropEvent:
-    """Drag ``paths`` over ``target`` and drop them, as a file manager does (file URLs in the mime data)."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+def drop_files(target, *paths: Path, mime: QMimeData | None = None,
+               actions: Qt.DropAction = Qt.DropAction.CopyAction,
+               modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier, refused: bool = False) -> QDropEvent:
+    """Drag ``paths`` over ``target`` and drop them, as a file manager does (file URLs in the mime data).
+
+    ``mime`` replaces the file URLs (a drag from the app itself); ``actions`` are what the source allows;
+    ``modifiers`` the keys held (Qt proposes a move with Shift, as a file manager does for a drag within a
+    disk). ``refused``: the window must refuse the drag (nothing is dropped then).
+    """
+    if mime is None:
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     point = QPointF(target.rect().center())
-    enter = QDragEnterEvent(point, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(point, actions, mime, Qt.MouseButton.LeftButton, modifiers)
     QApplication.sendEvent(target, enter)
+    if refused:
+        assert not enter.isAccepted(), "the window took a drag it should refuse"
+        return None
     assert enter.isAccepted(), "the window refused the drag"
-    drop = QDropEvent(point, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(point, actions, mime, Qt.MouseButton.LeftButton, modifiers)
     QApplication.sendEvent(target, drop)
+    drop.mime = mime  # the event does not own its mime data: keep it alive while the event is (e.g. printed)
     return drop

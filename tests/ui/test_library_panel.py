@@ -96,3 +96,53 @@ def test_reopening_the_app_rescans_the_library_incrementally(qtbot, make_window,
     report = panel.last_report
     assert report.unchanged == len(TRACKS) + 1 and report.indexed == 0 and report.removed == 0
     assert Path(panel.snapshot.folders[0]) == ui_media.music.resolve()
+
+
+def test_long_messages_wrap_in_the_panel_with_a_tooltip_and_never_widen_the_window(qtbot, make_window, tmp_path):
+    """What the workers report (an error naming a deep path, the file being indexed) fits the window's width."""
+    from emomv_desktop.engine.errors import EngineError, PathError
+    from emomv_desktop.engine.jobs import Progress
+
+    window = make_window(size=(1024, 700))
+    panel = window.library_panel
+    qtbot.waitUntil(lambda: panel.snapshot is not None)  # the start-up read is in: nothing overwrites what follows
+    deep = tmp_path.joinpath(*["a-folder-whose-name-goes-on-and-on-without-a-single-space"] * 6, "track.flac")
+    error = PathError(deep, "the file cannot be read")
+    with qtbot.waitSignal(panel.statsChanged, timeout=30_000):  # a progress report re-reads the counts
+        panel._show_progress(Progress(3, 10, message=str(deep)))  # noqa: SLF001 - the indexing lane's progressed
+    panel._show_error(error)  # noqa: SLF001 - what the io lane's errored signal calls
+    panel._index_failed(EngineError(f"indexing stopped: {error}"))  # noqa: SLF001 - its errored signal
+    qtbot.wait(50)
+    assert window.minimumSizeHint().width() <= 1024 and window.width() == 1024
+    for label in (panel.summary_label, panel.current_label, panel.rate_label):
+        assert label.width() <= panel.width() and str(deep) in label.toolTip(), label.accessibleName()
+
+
+def test_counts_follow_indexing_and_no_stale_status_is_left(qtbot, make_window, ui_media, monkeypatch):
+    from emomv_desktop.ui import library_panel
+
+    monkeypatch.setattr(library_panel, "STATS_REFRESH_S", 0.0, raising=False)  # re-read the counts after each file
+    window = make_window(empty_library=True)
+    panel = window.library_panel
+    during = []
+    panel.statsChanged.connect(lambda stats: during.append(stats.indexed) if panel.indexing else None)
+    with qtbot.waitSignal(panel.indexingChanged, timeout=30_000, check_params_cb=lambda running: running):
+        panel.add_folder(ui_media.music)
+    panel.hold(True)  # a video analysis starts...
+    assert "Waiting for the video analysis" in panel.rate_label.text()
+    panel.hold(False)  # ...and ends
+    assert "Waiting for the video analysis" not in panel.rate_label.text()
+    with qtbot.waitSignal(panel.indexingChanged, timeout=INDEX_TIMEOUT_MS, check_params_cb=lambda running: not running):
+        pass
+    qtbot.waitUntil(lambda: panel.snapshot.stats.indexed == len(TRACKS))
+    assert any(0 < n for n in during), f"the counts did not move while indexing: {during}"
+    assert window.library_label.text() == f"Library: {len(TRACKS)} tracks"
+
+    # a rescan: nothing new, the bad file still fails, and the figures say so
+    with qtbot.waitSignal(panel.indexingChanged, timeout=30_000, check_params_cb=lambda running: running):
+        panel.start_index()
+    with qtbot.waitSignal(panel.indexingChanged, timeout=INDEX_TIMEOUT_MS, check_params_cb=lambda running: not running):
+        pass
+    qtbot.waitUntil(lambda: not panel.indexing and panel.failure_list.topLevelItemCount() == 1)
+    qtbot.waitUntil(lambda: "1 failed" in panel.rate_label.text(), timeout=10_000)
+    assert panel.last_report.failed == 0 and "0 indexed" in panel.rate_label.text()

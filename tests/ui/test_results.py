@@ -94,3 +94,23 @@ def test_the_proxy_sorts_numbers_as_numbers_and_filters(model):
     assert titles() == ["untitled-2.flac"]
     proxy.set_text("")
     assert proxy.rowCount() == 4
+
+
+def test_a_first_click_on_the_match_header_sorts_best_first(qtbot, model):
+    from PySide6.QtCore import QPoint
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QTableView
+
+    proxy = ResultsFilter()
+    proxy.setSourceModel(model)
+    table = QTableView()
+    qtbot.addWidget(table)
+    table.setModel(proxy)
+    table.setSortingEnabled(True)
+    table.sortByColumn(Column.DURATION, Qt.SortOrder.AscendingOrder)
+    table.show()
+    header = table.horizontalHeader()
+    QTest.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
+                     pos=QPoint(header.sectionViewportPosition(Column.SCORE) + 5, header.height() // 2))
+    scores = [proxy.index(r, Column.SCORE).data(SORT_ROLE) for r in range(proxy.rowCount())]
+    assert scores == sorted(scores, reverse=True)
