@@ -225,7 +225,8 @@ class TimelineStrip(QWidget):
         if self._cue is not None:
             painter.setPen(QPen(accent, 3 if self.hasFocus() else 2))
             painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawRect(self._rect(self._cue.start, self._cue.end, top + 1, height + band - 1).adjusted(1, 0, -1, 0))
+            outline = self._rect(self._cue.start, self._cue.end, top + 1, height + band - 1)
+            painter.drawRect(outline.adjusted(1, 0, -1, 0))
         painter.setPen(QPen(palette.color(QPalette.ColorRole.WindowText), 2))
         x = self._x(self._playhead)
         painter.drawLine(QPointF(x, 0), QPointF(x, self.height()))
