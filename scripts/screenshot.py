@@ -75,6 +75,9 @@ def _make_media(folder: Path) -> tuple[Path, Path, list[float]]:
 def _grab(app, window, width: int, height: int, out: Path) -> Path:
     window.resize(width, height)
     window.move(0, 0)
+    _settle(app, 0.5)
+    frame = window.frameGeometry().height() - window.geometry().height()  # the window manager's title bar
+    window.resize(width, height - frame)
     _settle(app, 1.5)
     screen = app.primaryScreen()
     image = screen.grabWindow(0, 0, 0, width, height).toImage()
