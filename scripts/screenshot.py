@@ -1,12 +1,13 @@
 #!/usr/bin/env python
-"""Screenshots of the main window with results, for the README and docs/gui.md.
+"""Screenshots of the main window with the mood timeline and results, for the README and docs/gui.md.
 
-Builds a small generated music library and a generated video in a temporary folder, indexes the library with
-random-init backbones (the window shows its "random weights (test mode)" marker), analyses the video, previews
-a track and saves one PNG per screen size and colour scheme (light, dark), plus the first-run welcome
-(the model-setup dialog, shown as on a machine without the pretrained networks). Needs a real X display for the video picture, e.g. Xvfb:
+Builds a small generated music library and a generated multi-scene cut (hard cuts between differently coloured
+shots) in a temporary folder, indexes the library with random-init backbones (the window shows its "random
+weights (test mode)" marker), analyses the cut, splits scenes at the true cuts the random model merged (as a
+user would, with S), chooses music for three cues, selects a cue, previews a track and saves one PNG per screen
+size. Needs a real X display for the video picture, e.g. Xvfb with a window manager:
 
-    xvfb-run -a -s "-screen 0 1920x1080x24" .venv/bin/python scripts/screenshot.py
+    xvfb-run -a -s "-screen 0 1920x1080x24" sh -c 'openbox & .venv/bin/python scripts/screenshot.py'
 
 Every app folder points into the temporary folder: the user's own library and settings are never touched.
 """
@@ -22,10 +23,10 @@ from pathlib import Path
 from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SIZES = ("1280x800", "1024x700", "1920x1080")
-DEFAULT_SCHEMES = ("light", "dark")
-MAX_PNG_BYTES = 300_000
+DEFAULT_SIZES = ("1280x800", "1920x1080")
+MAX_PNG_BYTES = 500_000
 WAIT_SECONDS = 600
+SHOTS = (6.0, 5.0, 7.0, 6.0)  # seconds per shot of the generated cut
 
 # (file, title, artist, seconds): a plausible production-music folder
 LIBRARY = (
@@ -41,6 +42,7 @@ LIBRARY = (
 
 
 def _wait(app, condition: Callable[[], bool], what: str, timeout: float = WAIT_SECONDS) -> None:
+    print(f"waiting for {what}", flush=True)
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -57,7 +59,7 @@ def _settle(app, seconds: float) -> None:
         time.sleep(0.02)
 
 
-def _make_media(folder: Path) -> tuple[Path, Path]:
+def _make_media(folder: Path) -> tuple[Path, Path, list[float]]:
     from tests import media_factory
 
     music = folder / "Music"
@@ -66,13 +68,16 @@ def _make_media(folder: Path) -> tuple[Path, Path]:
         tags = {"title": title, "artist": artist, "album": "Demo Library"} if title else None
         media_factory.write_audio(music / name, seconds=seconds, seed=seed, tags=tags)
     (music / "readme.mp3").write_text("licence terms, not music\n", encoding="utf-8")  # shows in Failed files
-    video = media_factory.write_video(folder / "scene-12-take-3.mp4", seconds=12, fps=25, width=960, height=540)
-    return music, video
+    video, cuts = media_factory.write_cut_video(folder / "reel-03-cut-2.mp4", SHOTS, fps=25, width=960, height=540)
+    return music, video, cuts
 
 
 def _grab(app, window, width: int, height: int, out: Path) -> Path:
     window.resize(width, height)
     window.move(0, 0)
+    _settle(app, 0.5)
+    frame = window.frameGeometry().height() - window.geometry().height()  # the window manager's title bar
+    window.resize(width, height - frame)
     _settle(app, 1.5)
     screen = app.primaryScreen()
     image = screen.grabWindow(0, 0, 0, width, height).toImage()
@@ -84,27 +89,32 @@ def _grab(app, window, width: int, height: int, out: Path) -> Path:
     return out
 
 
-def _grab_welcome(app, window, out: Path) -> Path:
-    """The model-setup dialog as a first run shows it (statuses shown as missing: nothing is downloaded)."""
-    from emomv_desktop.engine import weights
-    from emomv_desktop.ui.model_setup import ModelSetupDialog
-
-    dialog = ModelSetupDialog(window.lanes.io, window.lanes.transfer, window.settings, window)
-    dialog._show_statuses([weights.weight_status(key) for key in weights.REGISTRY])
-    dialog.show()
-    dialog.move(0, 0)
-    _settle(app, 1.0)
-    dialog.grab().save(str(out), "PNG", 9)
-    print(f"{out} {dialog.width()}x{dialog.height()} {out.stat().st_size / 1000:.0f} kB")
-    dialog.close()
-    return out
+def _score(app, window, cuts: list[float]) -> None:
+    """Split at the true cuts the model merged, choose music for three cues, and select the second scene."""
+    strip = window.timeline
+    for cut in cuts:
+        if all(abs(s.start - cut) > 0.05 for s in strip.scenes()):
+            edits = [0]
+            window.analysis.scenesReady.connect(lambda _found: edits.append(1))
+            window.split_scene_at(cut)
+            _wait(app, lambda: len(edits) > 1, f"the split at {cut:.1f} s")
+    for k, row in ((0, 2), (1, 0), (3, 1)):
+        ranked = []
+        window.analysis.finished.connect(lambda analysis: ranked.append(analysis))
+        strip.select_scene(k)
+        _wait(app, lambda: bool(ranked), f"the ranking for scene {k + 1}")
+        window.table.selectRow(row)
+        window.use_for_cue()
+    ranked = []
+    window.analysis.finished.connect(lambda analysis: ranked.append(analysis))
+    strip.select_scene(2)
+    _wait(app, lambda: bool(ranked), "the ranking for scene 3")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--sizes", nargs="+", default=list(DEFAULT_SIZES), help="WIDTHxHEIGHT, one PNG each")
-    parser.add_argument("--schemes", nargs="+", default=list(DEFAULT_SCHEMES), choices=("light", "dark"))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(ROOT))
@@ -119,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         from emomv_desktop.ui.main_window import MainWindow
         from tests.ui.helpers import PrebuiltBackends, index_and_make_model, random_extractors
 
-        music, video = _make_media(tmp_path)
+        music, video, cuts = _make_media(tmp_path)
         extractors = random_extractors()
         db, model = tmp_path / "library.sqlite3", tmp_path / "demo-model.pt"
         card = {"name": "demo model (random weights)", "trained_on": "nothing: screenshot only"}
@@ -134,21 +144,16 @@ def main(argv: list[str] | None = None) -> int:
         panel = window.library_panel
         _wait(app, lambda: window.analysis.analysis is not None, "the analysis")
         _wait(app, lambda: not panel.indexing and panel.last_report is not None, "the library rescan")
+        _score(app, window, cuts)
         row = max(range(min(4, window.proxy.rowCount())), key=lambda r: window.proxy.suggestion(r).best_start)
         window.table.selectRow(row)
         window.player.seek(3.0)
         window.player.play()  # a paused player may not have drawn a frame yet
         _settle(app, 1.5)
         window.player.pause()
-        from emomv_desktop.ui.appearance import apply_color_scheme
-
-        for scheme in args.schemes:
-            apply_color_scheme(app, scheme)
-            suffix = "" if scheme == "light" else f"-{scheme}"
-            for size in args.sizes:
-                width, height = (int(v) for v in size.lower().split("x"))
-                _grab(app, window, width, height, args.out / f"main-window-{width}x{height}{suffix}.png")
-            _grab_welcome(app, window, args.out / f"welcome{suffix}.png")
+        for size in args.sizes:
+            width, height = (int(v) for v in size.lower().split("x"))
+            _grab(app, window, width, height, args.out / f"main-window-{width}x{height}.png")
         window.close()
     return 0
 

@@ -7,8 +7,9 @@ lossless) and re-encodes it to H.264 otherwise. The audio is the track from the 
 resampled to 48 kHz stereo AAC, cut (or padded with silence) to the video's length, with short fades so it
 does not click in and out. A scored cut (:func:`export_scored_preview`) is the same with one track per cue:
 each plays its section under its cue, and the music switches at cue boundaries with an equal-power crossfade
-centred on the boundary (so every track is exactly at its section's time throughout its cue). Output is written to a temporary file beside the target and renamed at the end,
-so a cancelled or failed export never leaves a half-written file behind.
+centred on the boundary (so every track is exactly at its section's time throughout its cue). Output is
+written to a temporary file beside the target and renamed at the end, so a cancelled or failed export never
+leaves a half-written file behind.
 """
 
 from __future__ import annotations

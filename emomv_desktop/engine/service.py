@@ -28,7 +28,9 @@ from .jobs import CancelToken, ProgressCallback, report
 from .loading import Backends, LoadedModel
 
 if TYPE_CHECKING:
+    from .beats import Beats
     from .choices import VideoChoices
+    from .scenes import Scene
     from .backbones import SlowFastExtractor, VGGishExtractor
     from .export import PreviewReport
     from .library import IndexReport, Library, LibraryStats, Track
@@ -53,6 +55,8 @@ __all__ = [
     "export_results",
     "export_scored_preview",
     "export_timeline",
+    "edit_scenes",
+    "track_beats",
     "probe_video",
 ]
 
@@ -427,9 +431,9 @@ def export_preview(
 
 # ----------------------------------------------------------------------------------------- the editor's choices
 def export_timeline(
-    path: Path | str, choices: "VideoChoices", fmt: str | None = None,
+    path: Path | str, choices: "VideoChoices",
     _progress: ProgressCallback | None = None, _cancel: CancelToken | None = None,
-    *, fade_seconds: float = 0.0, overlap_seconds: float = 0.0, relative_paths: bool = False,
+    *, fmt: str | None = None, fade_seconds: float = 0.0, overlap_seconds: float = 0.0, relative_paths: bool = False,
 ) -> Path:
     """The scored cut as an editor's timeline: ``fmt`` (``engine.timeline.FORMATS``) or by the file's suffix."""
     from .timeline import export_timeline as write
@@ -458,3 +462,24 @@ def export_scored_preview(
     cues = [MixCue(c.cue_start, c.cue_end, c.track_path, c.section_start) for c in choices.choices]
     fade = DEFAULT_CROSSFADE_SECONDS if crossfade_seconds is None else crossfade_seconds
     return write(video, cues, output, crossfade_seconds=fade, progress=progress, cancel=cancel)
+
+
+def edit_scenes(
+    session: InferenceSession, analysis: "SceneAnalysis", scenes: Sequence["Scene"],
+    progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+) -> "SceneAnalysis":
+    """``analysis`` with its scenes replaced by an edit of them (``scenes.split_scene``/``merge_scenes``): the
+    scenes that lost their features (split halves) are analysed, only they, and every scene gets its mood."""
+    from .scenes import describe_scenes, scene_cues, whole_video_cue
+
+    loaded, extractor, _ranker = session._require()
+    described = describe_scenes(scenes, loaded.model, extractor=extractor, path=analysis.path,
+                                progress=progress, cancel=cancel)
+    return dataclasses.replace(analysis, scenes=described, cues=scene_cues(described),
+                               whole=whole_video_cue(described))
+
+
+def track_beats(reader: LibraryReader, track_id: int, _progress: ProgressCallback | None = None,
+                _cancel: CancelToken | None = None) -> "Beats | None":
+    """The stored beat grid of an indexed track (None when it has none yet), for nudging a section."""
+    return reader._open().beats([track_id]).get(track_id)

@@ -1,9 +1,11 @@
-"""The query workflow: load the models, open a video, analyse and rank it, supersede and cancel.
+"""The query workflow: load the models, open a video, find its scenes, rank music for a cue, supersede, cancel.
 
-Opening a video is two jobs sharing one request id: a quick probe on the io lane (a file that is no video
-is reported without disturbing the analysis or the results on screen), then the analysis on the inference
-lane. A newer request cancels the job of the older one and makes its id stale, so whatever the older job
-still reports is dropped.
+Opening a video is three jobs sharing one request id: a quick probe on the io lane (a file that is no video
+is reported without disturbing the analysis or the results on screen), the scene analysis on the inference
+lane (shots, scenes, each scene's mood: ``scenesReady``), then the ranking for the whole video as the first
+cue. Selecting another cue ranks for it (milliseconds: no decoding); editing the scenes (split/merge)
+analyses only the scenes that need it. A newer request cancels the job of the older one and makes its id
+stale, so whatever the older job still reports is dropped.
 """
 
 from __future__ import annotations
@@ -12,8 +14,14 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from typing import TYPE_CHECKING, Sequence
+
+from emomv_desktop.engine import service
 from emomv_desktop.engine.errors import Cancelled, WeightsError
 from emomv_desktop.engine.service import Analysis, InferenceSession, ModelInfo, probe_video
+
+if TYPE_CHECKING:
+    from emomv_desktop.engine.scenes import Cue, Scene
 
 from .worker import Job, Requests, WorkerLane, describe_error, job
 
@@ -26,6 +34,7 @@ class AnalysisController(QObject):
     started = Signal(object)  # Path: analysis of this video began
     progressed = Signal(object)  # engine.jobs.Progress of the current analysis
     finished = Signal(object)  # Analysis of the current request (also after a re-rank)
+    scenesReady = Signal(object)  # SceneAnalysis of the current video (again after a split/merge)
     failed = Signal(object, str)  # Path, message: the current request failed (or the file is no video)
     cancelled = Signal(object)  # Path
     busyChanged = Signal(bool)  # an analysis is running (the indexer should yield the device)
@@ -40,6 +49,8 @@ class AnalysisController(QObject):
         self.info: ModelInfo | None = None
         self.problem: str | None = "the models are not loaded yet"
         self.analysis: Analysis | None = None
+        self.scenes = None  # SceneAnalysis of the current video
+        self.cue: Cue | None = None  # the cue the results are for
         self.current_path: Path | None = None
         self._job: Job | None = None
 
@@ -98,17 +109,56 @@ class AnalysisController(QObject):
             return
         self.cancel()
         self.current_path = path
-        self.analysis = None
-        analysis = Job(job(self.session.analyse, path, self.top), request_id=request, name="analyse")
+        self.analysis = self.scenes = self.cue = None
+        analysis = Job(job(self.session.analyse_scenes, path), request_id=request, name="analyse scenes")
         self._track(analysis, path)
         self.started.emit(path)
         self.inference_lane.submit(analysis)
 
+    def _scenes_found(self, request: int, found) -> None:
+        """The scenes are known: show them, and rank for the whole video (the first cue)."""
+        self.scenes = found
+        self.scenesReady.emit(found)
+        self._rank(request, found.whole)
+
+    def _rank(self, request: int, cue: "Cue") -> Job:
+        self.cue = cue
+        ranking = Job(job(self.session.rank_cue, self.scenes, cue, self.top), request_id=request, name="rank cue")
+        self._track(ranking, Path(self.scenes.path))
+        return self.inference_lane.submit(ranking)
+
+    def select_cue(self, cue: "Cue") -> Job | None:
+        """Rank for ``cue`` (supersedes any running ranking); nothing to do before the scenes are known."""
+        if self.scenes is None or not self.ready:
+            return None
+        self.cancel()
+        return self._rank(self.requests.issue(), cue)
+
+    def edit_scenes(self, scenes: "Sequence[Scene]") -> Job | None:
+        """Replace the scenes by an edit of them (split/merge): the changed ones are analysed, then shown again
+        (``scenesReady``) and the results follow the cue."""
+        if self.scenes is None or not self.ready:
+            return None
+        self.cancel()
+        request = self.requests.issue()
+        edit = Job(job(service.edit_scenes, self.session, self.scenes, list(scenes)), request_id=request,
+                   name="edit scenes")
+        edit.returned.connect(self._edited)
+        edit.errored.connect(lambda rid, exc: self._errored(rid, Path(self.scenes.path), exc))
+        return self.inference_lane.submit(edit)
+
+    def _edited(self, request: int, found) -> None:
+        if self.requests.is_current(request):
+            self.scenes = found
+            self.scenesReady.emit(found)
+
     def rerank(self) -> Job | None:
-        """Rank the current video again (the library changed); nothing to do while an analysis runs."""
+        """Rank the current cue again (the library changed); nothing to do while an analysis runs."""
         if self.analysis is None or self.busy or not self.ready:
             return None
         request = self.requests.issue()
+        if self.scenes is not None and self.cue is not None:
+            return self._rank(request, self.cue)
         ranking = Job(job(self.session.rerank, self.analysis.query, self.top), request_id=request, name="rerank")
         self._track(ranking, Path(self.analysis.query.path))
         return self.inference_lane.submit(ranking)
@@ -130,10 +180,14 @@ class AnalysisController(QObject):
         if self.requests.is_current(request):
             self.progressed.emit(progress)
 
-    def _returned(self, request: int, result: Analysis) -> None:
-        if self.requests.is_current(request):
+    def _returned(self, request: int, result) -> None:
+        if not self.requests.is_current(request):
+            return
+        if isinstance(result, Analysis):
             self.analysis = result
             self.finished.emit(result)
+        else:
+            self._scenes_found(request, result)
 
     def _errored(self, request: int, path: Path, exc: BaseException) -> None:
         if not self.requests.is_current(request):

@@ -24,10 +24,14 @@ from .settings import Key, Settings
 from .worker import Job, WorkerLane, describe_error, job
 
 if TYPE_CHECKING:
+    from emomv_desktop.engine.choices import VideoChoices
     from emomv_desktop.engine.ranking import Suggestion
 
 RESULT_FILTERS = "CSV (*.csv);;JSON (*.json)"
 MP4_FILTER = "MP4 video (*.mp4)"
+TIMELINE_FILTERS = ("OpenTimelineIO (*.otio);;Final Cut Pro 7 XML: Premiere Pro, DaVinci Resolve (*.xml);;"
+                    "FCPXML: Final Cut Pro (*.fcpxml);;CMX 3600 EDL: Avid, any editor (*.edl)")
+CUE_SHEET_FILTER = "Cue sheet CSV (*.csv)"
 MESSAGE_MS = 8000
 SILENT_END_S = 0.1  # a preview whose last this-many seconds have no track gets a warning
 
@@ -95,6 +99,9 @@ class HandOff(QObject):
                 return None
         writing = Job(job(service.export_preview, video, Path(track.path), float(track.best_start), Path(path)),
                       name="export preview")
+        return self._run_preview(writing)
+
+    def _run_preview(self, writing: Job) -> Job:
         writing.progressed.connect(lambda _id, p: self.progress.show_progress(p, "Export %p%"))
         writing.returned.connect(lambda _id, report: self._preview_saved(report))
         writing.errored.connect(lambda _id, exc: self._failed(exc))
@@ -104,6 +111,33 @@ class HandOff(QObject):
         self.progress.show()
         self.cancel_button.show()
         return self.transfer_lane.submit(writing)
+
+    # ------------------------------------------------------------------ the editor's choices
+    def export_choices(self, kind: str, choices: "VideoChoices | None", path: Path | str | None = None) -> Job | None:
+        """Save the chosen music as a ``"timeline"`` (format by the file's suffix), a ``"cue sheet"`` (CSV) or a
+        ``"scored preview"`` (MP4 of the whole cut); asks for a file when ``path`` is None."""
+        if choices is None or not choices.choices:
+            self.message.emit("Choose music for a cue first (Use for this cue).", MESSAGE_MS)
+            return None
+        if kind == "scored preview" and self.preview_job is not None:
+            self.message.emit("Wait for the running export to end.", MESSAGE_MS)
+            return None
+        stem = Path(choices.video.path).stem
+        suggested, filters = {"timeline": (f"{stem}.otio", TIMELINE_FILTERS),
+                              "cue sheet": (f"{stem}-cue-sheet.csv", CUE_SHEET_FILTER),
+                              "scored preview": (f"{stem}-scored.mp4", MP4_FILTER)}[kind]
+        if path is None:
+            path = self._ask_save_path(f"Export {kind}", suggested, filters)
+            if path is None:
+                return None
+        if kind == "scored preview":
+            return self._run_preview(Job(job(service.export_scored_preview, choices.video.path, choices, Path(path)),
+                                         name="export scored preview"))
+        write = service.export_timeline if kind == "timeline" else service.export_cue_sheet
+        writing = Job(job(write, Path(path), choices), name=f"export {kind}")
+        writing.returned.connect(lambda _id, out: self._saved(out))
+        writing.errored.connect(lambda _id, exc: self._failed(exc))
+        return self.io_lane.submit(writing)
 
     def cancel_export(self) -> None:
         if self.preview_job is not None:

@@ -53,7 +53,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from emomv_desktop.engine import logs
+from emomv_desktop.engine import logs, paths
+from emomv_desktop.engine.errors import EngineError
+from emomv_desktop.engine.scenes import merge_scenes, split_scene
 from emomv_desktop.engine.emotions import Emotion
 from emomv_desktop.engine.library import AUDIO_EXTENSIONS
 from emomv_desktop.engine.scale import ScoreScale
@@ -70,7 +72,9 @@ from .player import Player
 from .preview import PreviewPane
 from .query_panel import QueryPanel
 from .results import MATCH_MARK, OWN_DRAG_MIME, Column, ResultsFilter, ResultsModel
+from .scoring import ChoicesController
 from .settings import Key, Settings
+from .timeline_strip import CuePanel
 from .worker import Job, WorkerLane
 
 _log = logging.getLogger(__name__)
@@ -137,6 +141,7 @@ class MainWindow(QMainWindow):
         self.player = Player(self, unavailable_reason=None if multimedia else "the preview is turned off")
         self.model_info: ModelInfo | None = None
         self.handoff = HandOff(self.lanes.io, self.lanes.transfer, self.settings, self)
+        self.choices = ChoicesController(self.lanes.io, self.library_reader, self)
         self._setup_dialog: ModelSetupDialog | None = None
         self._closed = False
         self._pending_video: Path | None = None
@@ -172,6 +177,9 @@ class MainWindow(QMainWindow):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.preview, 1)
+        self.cue_panel = CuePanel(self)
+        self.timeline = self.cue_panel.strip
+        left_layout.addWidget(self.cue_panel)
         left_layout.addWidget(self.query_panel)
 
         right = QWidget(self)
@@ -287,6 +295,28 @@ class MainWindow(QMainWindow):
                                                   "Save the list of matched tracks as CSV or JSON")
         self.export_preview_action = self._action("Export &preview MP4…", self.export_preview, "Ctrl+Shift+E",
                                                   "Save the video with the selected track's best section as MP4")
+        self.export_timeline_action = self._action(
+            "Export &timeline…", lambda: self.export_choices("timeline"), "Ctrl+T",
+            "Save the video and every cue's chosen section for an editor: .otio, FCP 7 .xml, .fcpxml or .edl")
+        self.export_cue_sheet_action = self._action("Export cue &sheet…", lambda: self.export_choices("cue sheet"),
+                                                    None, "Save the chosen music as a cue sheet (CSV)")
+        self.export_scored_action = self._action(
+            "Export scored &cut MP4…", lambda: self.export_choices("scored preview"), None,
+            "Save the whole cut with every cue's chosen section as MP4")
+        self.use_action = QAction("&Use for this cue", self)
+        self.use_action.setShortcuts([QKeySequence("Return"), QKeySequence("Enter")])
+        self.use_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.use_action.triggered.connect(lambda _checked=False: self.use_for_cue())
+        self.table.addAction(self.use_action)
+        self.nudge_actions = [
+            self._action(name, lambda s=steps, u=unit: self.nudge_section(s, u), keys)
+            for name, steps, unit, keys in (("Section a beat earlier", -1, "beat", "Ctrl+["),
+                                            ("Section a beat later", 1, "beat", "Ctrl+]"),
+                                            ("Section a bar earlier", -1, "bar", "Ctrl+Shift+["),
+                                            ("Section a bar later", 1, "bar", "Ctrl+Shift+]"))
+        ]
+        self.preview_cut_action = self._action("Preview the scored &cut", self.preview_cut, "Ctrl+P",
+                                               "Play the whole cut with every cue's chosen section")
         self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         self.play_action = self._action("&Play / pause", self._space, "Space", "Play or pause the preview")
         self.back_action = self._action("Back 5 s", lambda: self._seek_by(-SEEK_STEP_SECONDS), "Left")
@@ -315,15 +345,17 @@ class MainWindow(QMainWindow):
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")
         for action in (self.open_action, self.cancel_action, None, self.export_results_action,
-                       self.export_preview_action, None, self.quit_action):
+                       self.export_preview_action, None, self.export_timeline_action, self.export_cue_sheet_action,
+                       self.export_scored_action, None, self.quit_action):
             file_menu.addSeparator() if action is None else file_menu.addAction(action)
         play_menu = menus.addMenu("&Playback")
-        for action in (self.play_action, self.back_action, self.ahead_action, self.previous_action, self.next_action):
+        for action in (self.play_action, self.back_action, self.ahead_action, self.previous_action, self.next_action,
+                       self.preview_cut_action):
             play_menu.addAction(action)
         track_menu = menus.addMenu("&Track")
-        for action in (self.star_action, self.reveal_action, self.copy_action, self.export_preview_action,
-                       self.find_action):
-            track_menu.addAction(action)
+        for action in (self.use_action, *self.nudge_actions, None, self.star_action, self.reveal_action,
+                       self.copy_action, self.export_preview_action, self.find_action):
+            track_menu.addSeparator() if action is None else track_menu.addAction(action)
         view_menu = menus.addMenu("&View")
         view_menu.addAction(self.library_action)
         precision_menu = view_menu.addMenu("&Precision")
@@ -413,8 +445,19 @@ class MainWindow(QMainWindow):
         self.shortlist_filter.toggled.connect(self._filters_changed)
         self.results.dataChanged.connect(lambda *_: self._update_count())  # a star clicked in the Shortlist view
         self.table.selectionModel().currentRowChanged.connect(lambda current, _prev: self._preview_row(current))
+        self.table.selectionModel().currentRowChanged.connect(lambda *_rows: self._update_cue_panel())
         self.table.customContextMenuRequested.connect(self._context_menu)
-        self.table.doubleClicked.connect(lambda _index: self.play_from_section())
+        self.table.doubleClicked.connect(lambda _index: self.use_for_cue(play=True))
+        self.timeline.cueSelected.connect(self._cue_selected)
+        self.timeline.seekRequested.connect(self.player.seek)
+        self.timeline.splitRequested.connect(self.split_scene_at)
+        self.timeline.mergeRequested.connect(self.merge_scene)
+        self.player.positionChanged.connect(self.timeline.set_playhead)
+        self.cue_panel.useRequested.connect(self.use_for_cue)
+        self.cue_panel.nudgeRequested.connect(self.nudge_section)
+        self.cue_panel.previewRequested.connect(self.preview_cut)
+        self.choices.changed.connect(self._choices_changed)
+        self.choices.message.connect(self.statusBar().showMessage)
         self.handoff.message.connect(self.statusBar().showMessage)
         self.player.errorOccurred.connect(lambda message: self.statusBar().showMessage(f"Preview: {message}", 8000))
 
@@ -424,6 +467,7 @@ class MainWindow(QMainWindow):
         a.started.connect(self._analysis_started)
         a.progressed.connect(self.query_panel.set_progress)
         a.finished.connect(self._analysis_finished)
+        a.scenesReady.connect(self._scenes_ready)
         a.failed.connect(self._analysis_failed)
         a.cancelled.connect(self._analysis_cancelled)
         a.busyChanged.connect(self.library_panel.hold)
@@ -634,6 +678,9 @@ class MainWindow(QMainWindow):
 
     def _analysis_started(self, path: Path) -> None:
         self.results.clear()
+        self.timeline.set_scenes([])
+        self.timeline.set_assignments([])
+        self.cue_panel.set_cue(None, None)
         self._update_count()
         self.query_panel.start(path)
         self.player.set_video(path)
@@ -796,3 +843,83 @@ class MainWindow(QMainWindow):
     def export_preview(self, path: Path | str | None = None) -> Job | None:
         """Save the video with the selected track's best section as MP4 (asks for a file when ``path`` is None)."""
         return self.handoff.export_preview(self.analysis.analysis, self.selected_suggestion(), path)
+
+    # ================================================================== scenes, cues and the chosen music
+    def _scenes_ready(self, found: Any) -> None:
+        """The video's scenes (first, or again after a split/merge): show them; a new video loads its choices."""
+        self.timeline.set_scenes(found.scenes, keep=self.analysis.cue if self.analysis.cue in found.cues else None)
+        video = self.choices.choices.video if self.choices.choices is not None else None
+        if video is None or Path(video.path) != Path(found.path):
+            self.choices.open(Path(found.path), found.info.fps, found.info.duration)
+        self._update_cue_panel()
+
+    def _cue_selected(self, cue: Any) -> None:
+        self.analysis.select_cue(cue)
+        self._update_cue_panel()
+
+    def _choices_changed(self, choices: Any) -> None:
+        self.timeline.set_assignments([
+            (c.cue_start, c.cue_end, text.track_title(c.title, c.artist, c.track_path)) for c in choices.choices
+        ])
+        self._update_cue_panel()
+
+    def _update_cue_panel(self) -> None:
+        cue = self.analysis.cue
+        chosen = self.choices.choice_for(cue)
+        title = text.track_title(chosen.title, chosen.artist, chosen.track_path) if chosen is not None else None
+        self.cue_panel.set_cue(cue, title, can_use=self.selected_suggestion() is not None)
+
+    def use_for_cue(self, *, play: bool = False) -> bool:
+        """Assign the selected track and its section to the cue the results are for (Enter, double-click)."""
+        cue, track = self.analysis.cue, self.selected_suggestion()
+        assigned = cue is not None and track is not None and self.choices.choices is not None
+        if assigned:
+            self.choices.assign(cue, track)
+            title = text.track_title(track.title, track.artist, track.path)
+            self.statusBar().showMessage(f"{cue.label}: {title}", 8000)
+        elif not play:
+            self.statusBar().showMessage("Select a cue on the timeline and a track first.", 8000)
+        if play:  # a double-click also auditions it from its section, as before
+            self.play_from_section()
+        return assigned
+
+    def nudge_section(self, steps: int, unit: str) -> None:
+        self.choices.nudge(self.analysis.cue, steps, unit)
+
+    def split_scene_at(self, seconds: float) -> None:
+        self._edit_scenes(lambda scenes: split_scene(scenes, seconds))
+
+    def merge_scene(self, index: int) -> None:
+        self._edit_scenes(lambda scenes: merge_scenes(scenes, index))
+
+    def _edit_scenes(self, edit: Callable[[list], list]) -> None:
+        if self.analysis.scenes is None:
+            return
+        try:
+            self.analysis.edit_scenes(edit(self.timeline.scenes()))
+        except EngineError as exc:
+            self.statusBar().showMessage(str(exc), 8000)
+
+    def export_choices(self, kind: str, path: Path | str | None = None) -> Job | None:
+        """Export the chosen music: ``"timeline"``, ``"cue sheet"`` or ``"scored preview"`` (asks for a file)."""
+        return self.handoff.export_choices(kind, self.choices.choices, path)
+
+    def preview_cut(self) -> Job | None:
+        """Render the scored cut (every cue's section, crossfaded at the boundaries) and play it from the start."""
+        choices = self.choices.choices
+        if choices is None or not choices.choices:
+            self.statusBar().showMessage("Choose music for a cue first (Use for this cue).", 8000)
+            return None
+        folder = paths.cache_dir() / "previews"
+        folder.mkdir(parents=True, exist_ok=True)
+        rendering = self.handoff.export_choices("scored preview", choices, folder / f"{Path(choices.video.path).stem}"
+                                                "-scored.mp4")
+        if rendering is not None:
+            rendering.returned.connect(lambda _id, report: self._play_scored(report.path))
+        return rendering
+
+    def _play_scored(self, path: Path) -> None:
+        self.player.set_track(path, 0.0)  # the rendered mix is on the video's own clock
+        self.player.seek(0.0)
+        self.player.play()
+        self.preview.set_track_text("♪ The scored cut: every cue's chosen section")
