@@ -188,36 +188,44 @@ def probe_video(path: Path | str, _progress: ProgressCallback | None = None,
 
 def probe_input(path: Path | str, _progress: ProgressCallback | None = None,
                 _cancel: CancelToken | None = None) -> str:
-    """What ``path`` holds, by its content (milliseconds, no network): "images" (an image file, or a folder
-    with images), "video" (a moving picture) or "audio" (sound only; a music file's cover art is no video).
+    """What ``path`` holds, by its content (milliseconds, no network, no torch for a file): "images" (an image
+    file, or a folder with images), "video" (a moving picture) or "audio" (sound only; a music file's cover art
+    is no video).
 
-    Images are recognised by their header signature (OpenCV's decoders; HEIC/HEIF by name, see
-    ``engine.queries``), the rest by what FFmpeg finds in the container.
+    Images are recognised by their header signature (OpenCV's decoders; HEIC/HEIF, which FFmpeg may not open,
+    by name), the rest by what FFmpeg finds in the container. A sound-only file named as a video (``.mp4``
+    without a picture, e.g. a voice-over export) is taken as the video it claims to be: a ``DecodeError``.
     """
     import av
     import cv2
 
     from .errors import DecodeError
-    from .queries import HEIF_EXTENSIONS, image_paths
+    from .library import VIDEO_EXTENSIONS
 
     path = Path(path)
     if path.is_dir():
+        from .queries import image_paths
+
         image_paths(path)  # a QueryError when the folder has no images
         return "images"
     if not path.is_file():
         raise PathError(path, "file not found")
-    if path.suffix.lower() in HEIF_EXTENSIONS or cv2.haveImageReader(str(path)):
+    if cv2.haveImageReader(str(path)):
         return "images"
     try:
         with av.open(str(path)) as container:
             moving = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
             if moving:
                 return "video"
-            if container.streams.audio:
+            if container.streams.audio and path.suffix.lower() not in VIDEO_EXTENSIONS:
                 return "audio"
     except (av.FFmpegError, ValueError, OSError):
+        from .images import HEIF_EXTENSIONS
+
+        if path.suffix.lower() in HEIF_EXTENSIONS:
+            return "images"
         raise DecodeError(path, "not a video, music or image file that can be decoded") from None
-    raise DecodeError(path, "holds no video, audio or image")
+    raise DecodeError(path, "contains no video stream (is it an audio-only file?)")
 
 
 # ----------------------------------------------------------------------------------------- sessions

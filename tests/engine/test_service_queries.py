@@ -83,8 +83,9 @@ def names(analysis) -> list[str]:
 
 
 def test_inputs_are_told_apart_by_content_not_by_name(media, tmp_path):
-    disguised = tmp_path / "song.mp4"
-    shutil.copyfile(media["music"] / "ref.flac", disguised)  # a FLAC named like a video
+    disguised = tmp_path / "song.ogg"
+    shutil.copyfile(media["music"] / "ref.flac", disguised)  # a FLAC named otherwise
+    voice_over = media_factory.write_audio_only_mp4(tmp_path / "voice-over.mp4")
     still = tmp_path / "still.mov"
     shutil.copyfile(media["stills"] / "a.png", still)
     assert service.probe_input(disguised) == "audio"
@@ -93,6 +94,8 @@ def test_inputs_are_told_apart_by_content_not_by_name(media, tmp_path):
     assert service.probe_input(media["stills"]) == "images"
     with pytest.raises(DecodeError, match="not a video, music or image file"):
         service.probe_input(media["root"] / "notes.txt")
+    with pytest.raises(DecodeError, match="no video stream"):  # sound only, named as a video: a broken video
+        service.probe_input(voice_over)
     with pytest.raises(PathError, match="file not found"):
         service.probe_input(tmp_path / "absent.wav")
     with pytest.raises(QueryError, match="no images in this folder"):
