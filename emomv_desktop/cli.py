@@ -153,8 +153,10 @@ def _note_random_networks(random_networks: bool) -> None:
 def _backends(args: argparse.Namespace, **overrides: Any) -> Backends:
     """Where this command's models and library come from (demo mode only with ``EMOMV_RANDOM_NETWORKS=1``)."""
     device = getattr(args, "device", "auto")
+    precision = getattr(args, "precision", "auto")
     return Backends.from_environment(device=None if device == "auto" else device, library_path=args.library,
-                                     model_path=getattr(args, "model", None), **overrides)
+                                     model_path=getattr(args, "model", None),
+                                     precision=None if precision == "auto" else precision, **overrides)
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
@@ -473,6 +475,9 @@ def _global_options(parser: argparse.ArgumentParser, *, leaf: bool = False) -> N
 def _device_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="where the networks run (auto: CUDA when available)")
+    parser.add_argument("--precision", choices=("auto", "exact", "fast"), default="auto",
+                        help="the networks' arithmetic: exact = fp32; fast = bf16 on CPUs with native bf16, fp16 on "
+                             "CUDA, fp32 elsewhere (auto: fast for music, exact for video; see the README's Speed)")
 
 
 def _model_option(parser: argparse.ArgumentParser) -> None:

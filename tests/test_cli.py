@@ -220,7 +220,7 @@ def use_random_networks(patch: pytest.MonkeyPatch, networks) -> None:
     once for the module (the pretrained files cannot be downloaded here). Checks that ``--clips`` reaches the
     loader."""
 
-    def load_slowfast(device, *, allow_random=False, clips_per_window=None):
+    def load_slowfast(device, *, allow_random=False, clips_per_window=None, precision=None):
         assert allow_random, "the demo mode did not reach the loader"
         assert clips_per_window == CLIPS, "suggest --clips was not passed to the loader"
         return networks[0]
@@ -287,6 +287,26 @@ def test_index_summary_and_rescan(indexed, random_backbones, capsys):
     assert "indexed 5, unchanged 0, failed 1, removed 0" in out and "error: " in out and "broken.mp3" in out
     code, out, _ = run(["--library", db, "index", "--device", "cpu"], capsys)  # every known folder; nothing new
     assert code == 0 and "indexed 0, unchanged 6, failed 0, removed 0" in out
+
+
+def test_precision_reaches_both_loaders(tmp_path, monkeypatch, capsys):
+    """``--precision exact|fast`` is handed to the extractors' loaders; ``auto`` leaves each its own default."""
+    from emomv_desktop.engine import loading
+
+    seen = []
+
+    def load_vggish(device, *, allow_random=False, precision=None):
+        seen.append(precision)
+        raise cli.CliError("stop here")
+
+    monkeypatch.setattr(loading, "load_vggish", load_vggish)
+    monkeypatch.setenv(loading.RANDOM_NETWORKS_ENV, "1")
+    music = tmp_path / "music"
+    music.mkdir()
+    for choice in ("exact", "fast", "auto"):
+        code, _, err = run(["--library", tmp_path / "lib.sqlite3", "index", music, "--precision", choice], capsys)
+        assert_one_line_error(code, err, "stop here")
+    assert seen == ["exact", "fast", None]
 
 
 def test_suggest_json(indexed, random_backbones, model_file, capsys):

@@ -9,12 +9,17 @@ random features off as real ones.
 Preprocessing is ours, in torch: the VGGish log-mel frontend reproduces ``torchvggish.vggish_input.
 waveform_to_examples`` (tested against it) but batched and streamed; the SlowFast clip transforms reproduce
 pytorchvideo's Kinetics recipe (pytorchvideo.transforms is broken with current torchvision). Inference runs
-under ``torch.inference_mode`` in memory-bounded batches; on CUDA under fp16 autocast.
+under ``torch.inference_mode`` in memory-bounded batches, at the :class:`Precision` the caller builds with:
+``FAST`` is fp16 autocast on CUDA and bf16 on a CPU with native bf16 instructions (AVX512-BF16 or AMX), fp32
+elsewhere; ``EXACT`` is fp32 everywhere. VGGish defaults to ``FAST``, SlowFast to ``EXACT`` (see its ``build``).
+Each extractor's ``compute_dtype`` says what it runs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
+import functools
 import math
 from pathlib import Path
 from typing import Iterator
@@ -31,6 +36,10 @@ from .prefetch import prefetched
 from .protocol import AUDIO_SAMPLE_RATE, MUSIC_BACKBONE, MUSIC_FEATURE_DIM, VIDEO_BACKBONE, VIDEO_FEATURE_DIM
 
 __all__ = [
+    "Precision",
+    "cpu_has_native_bf16",
+    "compute_dtype",
+    "precision_label",
     "build_vggish_module",
     "build_slowfast_module",
     "VGGishExtractor",
@@ -40,22 +49,84 @@ __all__ = [
 ]
 
 
+class Precision(str, enum.Enum):
+    """The backbones' arithmetic: ``EXACT`` is fp32; ``FAST`` is half precision where the hardware has it.
+
+    FAST: fp16 autocast on CUDA; bf16 (oneDNN/AMX kernels) on a CPU with native bf16 instructions; fp32 on
+    other CPUs, where bf16 would be emulated and slower. Features move by a small, bounded amount, and for the
+    music library the retrieval cannot tell (figures: docs/engine-features.md; bounds asserted in
+    tests/engine/test_precision.py).
+    """
+
+    EXACT = "exact"
+    FAST = "fast"
+
+
+_BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+@functools.cache
+def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU computes bf16 natively (x86 ``avx512_bf16`` or ``amx_bf16`` among ``cpuinfo``'s flags).
+
+    Where the flags cannot be read (not Linux) the answer is False: fp32, never an emulated, slower bf16
+    (torch's own ``mkldnn._is_mkldnn_bf16_supported`` also says yes for AVX-512 without BF16, where oneDNN
+    emulates it).
+    """
+    try:
+        with open(cpuinfo, encoding="ascii", errors="replace") as info:
+            flags = next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return bool(_BF16_CPU_FLAGS.intersection(flags)) and torch.backends.mkldnn.is_available()
+
+
+def compute_dtype(device: torch.device | str, precision: Precision | str = Precision.FAST) -> torch.dtype:
+    """The dtype the backbones compute in on ``device`` at ``precision`` (see :class:`Precision`)."""
+    device = torch.device(device)
+    if Precision(precision) is Precision.EXACT:
+        return torch.float32
+    if device.type == "cuda":
+        return torch.float16
+    if device.type == "cpu" and cpu_has_native_bf16():
+        return torch.bfloat16
+    return torch.float32
+
+
+def precision_label(dtype: torch.dtype) -> str:
+    """"fp32", "bf16" or "fp16": how features were computed, as the library records it per track."""
+    return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
 
 
 def _loaded(
-    model: nn.Module, state_dict: dict[str, torch.Tensor] | None, device: torch.device, memory_format: torch.memory_format
+    model: nn.Module,
+    state_dict: dict[str, torch.Tensor] | None,
+    device: torch.device,
+    memory_format: torch.memory_format,
+    dtype: torch.dtype,
 ) -> nn.Module:
-    """``model`` with ``state_dict`` loaded strictly (kept random when None), in eval mode on ``device``."""
+    """``model`` with ``state_dict`` loaded strictly (kept random when None), in eval mode on ``device``.
+
+    For bf16 on a CPU the linear layers' weights are stored in bf16 once here: under autocast alone VGGish's
+    large FC weights are re-cast on every batch, which cost all the FC stack's gain (measured, see
+    docs/engine-features.md). Convolution weights are small and stay fp32 (autocast casts them), as do the
+    normalisation layers' (they get bf16 activations).
+    """
     if state_dict is not None:
         model.load_state_dict(state_dict, strict=True)
-    return model.eval().to(device, memory_format=memory_format)
+    model = model.eval().to(device, memory_format=memory_format)
+    if dtype == torch.bfloat16 and device.type == "cpu":
+        for module in model.modules():
+            if isinstance(module, nn.Linear):
+                module.to(dtype)
+    return model
 
 
-def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """fp16 autocast on CUDA (about 2x faster, features within ~1e-3 relative); nothing on CPU (fp32)."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.float16)
-    return contextlib.nullcontext()
+def _autocast(device: torch.device, dtype: torch.dtype) -> contextlib.AbstractContextManager:
+    """Autocast to ``dtype`` on ``device`` (fp16 on CUDA, bf16 on CPU); nothing for fp32."""
+    if dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
 
 
 # ================================================================================================== VGGish
@@ -109,11 +180,20 @@ class VGGishExtractor:
 
     backbone_id = MUSIC_BACKBONE
 
-    def __init__(self, model: nn.Module, device: torch.device, *, pretrained: bool, batch_size: int) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        device: torch.device,
+        *,
+        pretrained: bool,
+        batch_size: int,
+        compute_dtype: torch.dtype = torch.float32,
+    ) -> None:
         self.model = model
         self.device = device
         self.pretrained = pretrained
         self.batch_size = batch_size
+        self.compute_dtype = compute_dtype
         self._window = _periodic_hann(STFT_WINDOW)
         self._mel = _mel_matrix()
 
@@ -124,12 +204,20 @@ class VGGishExtractor:
         device: torch.device | str,
         *,
         batch_size: int = DEFAULT_VGGISH_BATCH,
+        precision: Precision | str = Precision.FAST,
     ) -> "VGGishExtractor":
-        """The network on ``device`` in eval mode; ``state_dict=None`` means random weights (``pretrained`` False)."""
+        """The network on ``device`` in eval mode at ``precision``; ``state_dict=None`` means random weights
+        (``pretrained`` False)."""
         device = torch.device(device)
+        dtype = compute_dtype(device, precision)
         # NHWC lets oneDNN/cuDNN pick their fastest conv kernels: ~1.4x on a 2-core AVX2 CPU, same numbers.
-        model = _loaded(build_vggish_module(), state_dict, device, torch.channels_last)
-        return cls(model, device, pretrained=state_dict is not None, batch_size=batch_size)
+        model = _loaded(build_vggish_module(), state_dict, device, torch.channels_last, dtype)
+        return cls(model, device, pretrained=state_dict is not None, batch_size=batch_size, compute_dtype=dtype)
+
+    @property
+    def precision(self) -> str:
+        """How the features are computed: "fp32", "bf16" or "fp16" (recorded with the features)."""
+        return precision_label(self.compute_dtype)
 
     # ------------------------------------------------------------------ frontend
     def log_mel(self, waveform: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -152,7 +240,7 @@ class VGGishExtractor:
     def embed(self, examples: torch.Tensor, *, cancel: CancelToken | None = None) -> torch.Tensor:
         """(N, 128) float32 CPU embeddings of (N, 96, 64) log-mel examples, ``batch_size`` at a time."""
         outputs = []
-        with torch.inference_mode(), _autocast(self.device):
+        with torch.inference_mode(), _autocast(self.device, self.compute_dtype):
             for chunk in torch.split(examples, self.batch_size) if len(examples) else ():
                 check(cancel)
                 batch = chunk.unsqueeze(1).to(self.device, non_blocking=True, memory_format=torch.channels_last)
@@ -183,7 +271,9 @@ class VGGishExtractor:
             rows.append(self.embed(examples, cancel=cancel))
             report(progress, samples / AUDIO_SAMPLE_RATE, info.duration or None, info.path.name)
         features = torch.cat(rows).numpy() if rows else np.zeros((0, MUSIC_FEATURE_DIM), np.float32)
-        return TrackFeatures(np.ascontiguousarray(features, dtype=np.float32), samples / AUDIO_SAMPLE_RATE, info)
+        return TrackFeatures(
+            np.ascontiguousarray(features, dtype=np.float32), samples / AUDIO_SAMPLE_RATE, info, self.precision
+        )
 
     def stream_examples(
         self, path: Path | str, cancel: CancelToken | None = None
@@ -317,13 +407,22 @@ class SlowFastExtractor:
 
     backbone_id = VIDEO_BACKBONE
 
-    def __init__(self, model: nn.Module, device: torch.device, *, pretrained: bool, clips_per_window: int) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        device: torch.device,
+        *,
+        pretrained: bool,
+        clips_per_window: int,
+        compute_dtype: torch.dtype = torch.float32,
+    ) -> None:
         if clips_per_window < 1:
             raise ValueError("clips_per_window must be at least 1")
         self.model = model
         self.device = device
         self.pretrained = pretrained
         self.clips_per_window = clips_per_window
+        self.compute_dtype = compute_dtype
 
     @classmethod
     def build(
@@ -332,20 +431,33 @@ class SlowFastExtractor:
         device: torch.device | str,
         *,
         clips_per_window: int = DEFAULT_CLIPS_PER_WINDOW,
+        precision: Precision | str = Precision.EXACT,
     ) -> "SlowFastExtractor":
-        """The network on ``device`` in eval mode; ``state_dict`` is the full checkpoint's (classifier included).
+        """The network on ``device`` in eval mode at ``precision``; ``state_dict`` is the full checkpoint's
+        (classifier included).
 
-        ``state_dict=None`` means random weights (``pretrained`` False).
+        ``state_dict=None`` means random weights (``pretrained`` False). The default is ``EXACT``, unlike
+        VGGish's: bf16 moves a clip's features little, but the shipped retrieval model standardises SlowFast
+        dimensions that are nearly constant in its training data, and under the measured bf16 error distribution
+        its video-to-music mAP moves by more than the bound (docs/engine-features.md). ``FAST`` (several times
+        faster on a CPU with AMX) is for models without that fragility.
         """
         device = torch.device(device)
+        dtype = compute_dtype(device, precision)
         # NDHWC: ~1.17x faster 3-D convs on a 2-core AVX2 CPU (oneDNN), same numbers within 3e-7.
-        model = _loaded(build_slowfast_module(with_head=True), state_dict, device, torch.channels_last_3d)
+        model = _loaded(build_slowfast_module(with_head=True), state_dict, device, torch.channels_last_3d, dtype)
         model.blocks[-1].proj = nn.Identity()  # after loading: the checkpoint holds the Kinetics classifier
-        return cls(model, device, pretrained=state_dict is not None, clips_per_window=clips_per_window)
+        return cls(model, device, pretrained=state_dict is not None, clips_per_window=clips_per_window,
+                   compute_dtype=dtype)
+
+    @property
+    def precision(self) -> str:
+        """How the features are computed: "fp32", "bf16" or "fp16"."""
+        return precision_label(self.compute_dtype)
 
     def clip_features(self, batch: torch.Tensor) -> torch.Tensor:
         """(B, 2304) float32 CPU features of (B, 3, 32, 256, 256) preprocessed clips (see :func:`preprocess_clip`)."""
-        with torch.inference_mode(), _autocast(self.device):
+        with torch.inference_mode(), _autocast(self.device, self.compute_dtype):
             fast = batch.to(self.device, non_blocking=True)
             pathways = [p.contiguous(memory_format=torch.channels_last_3d) for p in pack_pathways(fast)]
             return self.model(pathways).float().cpu()

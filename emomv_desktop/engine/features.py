@@ -59,12 +59,14 @@ class TrackFeatures:
     """VGGish features of one music track: one 128-d row per 0.96 s frame (no PCA), in time order.
 
     Row ``i`` covers ``[i * 0.96, (i + 1) * 0.96)`` seconds. ``duration`` is the decoded length in seconds
-    (samples / 16 kHz); a track shorter than one frame has zero rows.
+    (samples / 16 kHz); a track shorter than one frame has zero rows. ``precision`` says how the network
+    computed them ("fp32", "bf16", "fp16"; None when unknown, e.g. features brought from elsewhere).
     """
 
     frame_features: np.ndarray
     duration: float
     info: AudioInfo
+    precision: str | None = None
 
     def __post_init__(self) -> None:
         feats = self.frame_features

@@ -1,8 +1,8 @@
 """Indexing: bring a :class:`~emomv_desktop.engine.library.Library` up to date with its folders.
 
-:func:`index_library` takes a store and an extractor (anything with ``backbone_id``, ``stream_examples``
-and ``embed``, i.e. :class:`~emomv_desktop.engine.backbones.VGGishExtractor`), so the store knows no
-network and the network knows no SQL.
+:func:`index_library` takes a store and an extractor (anything with ``backbone_id``, ``precision``,
+``stream_examples`` and ``embed``, i.e. :class:`~emomv_desktop.engine.backbones.VGGishExtractor`), so the store
+knows no network and the network knows no SQL. Each track is stored with the precision it was computed in.
 
 Thread roles (decode ahead):
 
@@ -177,7 +177,8 @@ def _extract(extractor: "VGGishExtractor", files: list[FileEntry], progress: Pro
                 continue
             if isinstance(message, _Decoded):
                 features = np.concatenate(rows) if rows else np.zeros((0, MUSIC_FEATURE_DIM), np.float32)
-                outcome = TrackFeatures(features, message.samples / AUDIO_SAMPLE_RATE, message.info)
+                outcome = TrackFeatures(features, message.samples / AUDIO_SAMPLE_RATE, message.info,
+                                        extractor.precision)
             else:
                 outcome = message.error
             rows = []

@@ -28,7 +28,7 @@ from .errors import ModelFileError
 if TYPE_CHECKING:
     import torch
 
-    from .backbones import SlowFastExtractor, VGGishExtractor
+    from .backbones import Precision, SlowFastExtractor, VGGishExtractor
     from .library import Library
     from .model import RetrievalModel
 
@@ -101,8 +101,16 @@ def load_retrieval_model(path: Path | str | None = None, *, device: "torch.devic
     return LoadedModel(model, card, str(card["weights_sha256"]), path)
 
 
+def _precision(precision: "Precision | str | None") -> dict:
+    """``precision=`` for an extractor's build: None keeps that extractor's own default (see backbones)."""
+    from .backbones import Precision
+
+    return {} if precision is None else {"precision": Precision(precision)}
+
+
 def load_slowfast(
-    device: "torch.device | str", *, allow_random: bool = False, clips_per_window: int | None = None
+    device: "torch.device | str", *, allow_random: bool = False, clips_per_window: int | None = None,
+    precision: "Precision | str | None" = None,
 ) -> "SlowFastExtractor":
     """The video extractor alone (a query needs no VGGish). ``allow_random``: demo mode, tests, benchmarks."""
     from . import weights
@@ -110,20 +118,22 @@ def load_slowfast(
 
     state = weights.load_cached([weights.SLOWFAST], allow_missing=allow_random)[weights.SLOWFAST]
     extra = {"clips_per_window": clips_per_window} if clips_per_window else {}
-    return SlowFastExtractor.build(state, device, **extra)
+    return SlowFastExtractor.build(state, device, **extra, **_precision(precision))
 
 
-def load_vggish(device: "torch.device | str", *, allow_random: bool = False) -> "VGGishExtractor":
+def load_vggish(device: "torch.device | str", *, allow_random: bool = False,
+                precision: "Precision | str | None" = None) -> "VGGishExtractor":
     """The music extractor alone (indexing needs no SlowFast)."""
     from . import weights
     from .backbones import VGGishExtractor
 
     state = weights.load_cached([weights.VGGISH], allow_missing=allow_random)[weights.VGGISH]
-    return VGGishExtractor.build(state, device)
+    return VGGishExtractor.build(state, device, **_precision(precision))
 
 
 def load_extractors(
-    device: "torch.device | str", *, allow_random: bool = False, clips_per_window: int | None = None
+    device: "torch.device | str", *, allow_random: bool = False, clips_per_window: int | None = None,
+    precision: "Precision | str | None" = None,
 ) -> "tuple[SlowFastExtractor, VGGishExtractor]":
     """Both extractors with the cached pretrained weights (:mod:`engine.weights`), on ``device``.
 
@@ -134,8 +144,8 @@ def load_extractors(
     from . import weights
 
     weights.require(weights.REGISTRY, allow_missing=allow_random)
-    return (load_slowfast(device, allow_random=allow_random, clips_per_window=clips_per_window),
-            load_vggish(device, allow_random=allow_random))
+    return (load_slowfast(device, allow_random=allow_random, clips_per_window=clips_per_window, precision=precision),
+            load_vggish(device, allow_random=allow_random, precision=precision))
 
 
 @dataclasses.dataclass
@@ -152,6 +162,9 @@ class Backends:
     model_path: Path | None = None
     library_path: Path | None = None
     clips_per_window: int | None = None
+    precision: str | None = None
+    """``"exact"`` (fp32) or ``"fast"`` (half precision where the hardware has it) for both backbones; None keeps
+    each backbone's default (VGGish fast, SlowFast exact: see ``backbones.Precision``)."""
 
     @classmethod
     def from_environment(cls, **overrides) -> "Backends":
@@ -181,10 +194,11 @@ class Backends:
         weights.require(weights.REGISTRY, allow_missing=self.allow_random)
 
     def video_extractor(self, device: "torch.device") -> "SlowFastExtractor":
-        return load_slowfast(device, allow_random=self.allow_random, clips_per_window=self.clips_per_window)
+        return load_slowfast(device, allow_random=self.allow_random, clips_per_window=self.clips_per_window,
+                             precision=self.precision)
 
     def music_extractor(self, device: "torch.device") -> "VGGishExtractor":
-        return load_vggish(device, allow_random=self.allow_random)
+        return load_vggish(device, allow_random=self.allow_random, precision=self.precision)
 
     def model(self, device: "torch.device") -> LoadedModel:
         return load_retrieval_model(self.model_path, device=device)

@@ -8,7 +8,10 @@ How a ranking is computed (vectorised; no Python loop over tracks)
        :data:`SCORE_ALIGN`) and, for a multi-task model, emotion logits (W, 5). Windows are sorted by track,
        so track ``i`` owns the run ``offsets[i] : offsets[i] + counts[i]``.
        This cache is shared by every :class:`Ranker` of the process (the GUI opens one per worker thread) and
-       rebuilt when the library's generation changes.
+       rebuilt when the library's generation changes. It is also persisted beside the library database
+       (:func:`cache_file`, memory-mapped on load through :mod:`engine.cache`), keyed by the library's
+       generation, the model id and the backbone, so the first query after a start maps it instead of
+       rebuilding; :func:`refresh_cache` rebuilds it from a worker after a rescan.
     2. Per query: ``scores = S @ q`` with ``q`` the video's score vector: the model's score, i.e. the cosine
        (both embeddings unit length) plus, for a blended model, ``lambda * <p_video, p_music>``.
        ``np.maximum.reduceat`` over the runs gives each track's best score; the first window reaching it is
@@ -25,6 +28,8 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import hashlib
+import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -32,6 +37,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import torch
 
+from . import cache as cache_file_format
 from .emotions import Emotion
 from .errors import EngineError
 from .jobs import CancelToken, ProgressCallback, check, report
@@ -51,9 +57,11 @@ __all__ = [
     "Suggestion",
     "VideoQuery",
     "analyse_video",
+    "cache_file",
     "check_filter",
     "clear_caches",
     "embed_query",
+    "refresh_cache",
     "softmax",
 ]
 
@@ -73,6 +81,9 @@ SCORE_ALIGN = 8
 
 CACHE_ENTRIES = 2
 """How many (library, model, backbone) embedding caches the process keeps (current + previous model)."""
+
+CACHE_FORMAT = 1
+"""Version of what :meth:`EmbeddingCache.save` stores; a file of another version is rebuilt."""
 
 
 class RankingError(EngineError):
@@ -236,6 +247,48 @@ class EmbeddingCache:
             if out_logits is not None:
                 out_logits[lo:hi] = out.emotion_logits.float().cpu().numpy()
 
+    # ------------------------------------------------------------------ persistence
+    _ARRAYS = ("offsets", "starts", "ends", "vectors", "emotion_logits")
+    _TRACK_ARRAYS = ("ids", "counts", "durations")
+    _TRACK_TEXT = ("paths", "titles", "artists", "albums")
+
+    def save(self, path: Path, *, model_id: str, backbone_id: str, library_identity: list[int]) -> bool:
+        """Write this cache to ``path`` (atomically); False if the disk refused (the next start rebuilds)."""
+        arrays = {name: getattr(self, name) for name in self._ARRAYS if getattr(self, name) is not None}
+        arrays.update({f"tracks.{name}": getattr(self.tracks, name) for name in self._TRACK_ARRAYS})
+        for name in self._TRACK_TEXT:
+            arrays.update(cache_file_format.text_arrays(f"tracks.{name}", getattr(self.tracks, name)))
+        arrays.update(cache_file_format.text_arrays("haystacks", self.haystacks))
+        meta = {"format": CACHE_FORMAT, "generation": self.generation, "model_id": model_id,
+                "backbone_id": backbone_id, "library": library_identity, "score_dim": self.score_dim,
+                "music_temperature": self.music_temperature}
+        return cache_file_format.write(path, meta, arrays)
+
+    @classmethod
+    def load(cls, path: Path, *, generation: int, model_id: str, backbone_id: str,
+             library_identity: list[int]) -> "EmbeddingCache | None":
+        """The cache saved at ``path`` if it is for exactly this library state, model and backbone, else None
+        (absent, stale, another model, another database at the same path, damaged)."""
+        stored = cache_file_format.read(path)
+        if stored is None:
+            return None
+        meta, arrays = stored
+        expected = {"format": CACHE_FORMAT, "generation": generation, "model_id": model_id,
+                    "backbone_id": backbone_id, "library": library_identity}
+        if any(meta.get(k) != v for k, v in expected.items()):
+            return None
+        try:
+            text = {name: cache_file_format.TextColumn(arrays, f"tracks.{name}", cache_file_format.decode_text)
+                    for name in cls._TRACK_TEXT}
+            text["paths"] = cache_file_format.TextColumn(arrays, "tracks.paths", cache_file_format.decode_path)
+            tracks = TrackTable(*(arrays[f"tracks.{n}"] for n in cls._TRACK_ARRAYS),
+                                *(text[n] for n in cls._TRACK_TEXT))
+            return cls(generation, tracks, *(arrays.get(n) for n in cls._ARRAYS[:4]), int(meta["score_dim"]),
+                       arrays.get("emotion_logits"), float(meta["music_temperature"]),
+                       cache_file_format.TextColumn(arrays, "haystacks", cache_file_format.decode_text))
+        except (KeyError, TypeError, ValueError):
+            return None
+
     def scores(self, score_vector: np.ndarray) -> np.ndarray:
         """The model's score of every window against a query's score vector (one matrix-vector product), (W,)."""
         vector = np.asarray(score_vector, dtype=np.float32)
@@ -288,13 +341,20 @@ class _CacheStore:
 
     def get(self, library: Library, model: RetrievalModel, model_id: str, backbone_id: str, *,
             progress: ProgressCallback | None, cancel: CancelToken | None) -> EmbeddingCache:
+        """The cache of ``library``'s current state: from memory, else from its file, else built (and saved)."""
         key = (str(library.path.resolve()), model_id, backbone_id)
         generation = library.generation()
         with self._lock:
             cached = self._items.get(key)
             if cached is None or cached.generation != generation:
                 self._items.pop(key, None)  # free the stale arrays before building the new ones
-                cached = EmbeddingCache.build(library, model, backbone_id, progress=progress, cancel=cancel)
+                file = cache_file(library.path, model_id, backbone_id)
+                identity = _library_identity(library.path)
+                cached = EmbeddingCache.load(file, generation=generation, model_id=model_id,
+                                             backbone_id=backbone_id, library_identity=identity)
+                if cached is None:
+                    cached = EmbeddingCache.build(library, model, backbone_id, progress=progress, cancel=cancel)
+                    cached.save(file, model_id=model_id, backbone_id=backbone_id, library_identity=identity)
             self._items[key] = cached
             self._items.move_to_end(key)
             while len(self._items) > self._entries:
@@ -307,6 +367,33 @@ class _CacheStore:
 
 
 _CACHES = _CacheStore()
+
+
+def cache_file(library_path: Path, model_id: str, backbone_id: str) -> Path:
+    """Where the embedding cache of the library at ``library_path`` for this model and backbone is kept:
+    beside the database, one file per (model, backbone), replaced when the library changes."""
+    key = hashlib.sha256(f"{model_id}\n{backbone_id}".encode()).hexdigest()[:16]
+    return library_path.with_name(f"{library_path.name}.ranking-{key}.cache")
+
+
+def _library_identity(library_path: Path) -> list[int]:
+    """The database file's (device, inode): a library deleted and recreated at the same path (whose
+    generation count restarts) does not match a cache file of the old one."""
+    stat = os.stat(library_path)
+    return [stat.st_dev, stat.st_ino]
+
+
+def refresh_cache(library_path: Path | str, model: RetrievalModel, model_id: str, backbone_id: str = MUSIC_BACKBONE,
+                  *, progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> EmbeddingCache:
+    """Bring the embedding cache (memory and file) up to date with the library at ``library_path``.
+
+    For a worker thread after a rescan: it opens its own connection (SQLite connections belong to the thread
+    that opened them), builds the cache if the library changed, saves it beside the database and installs
+    it for every :class:`Ranker` of the process, so the next query (here or after a restart) needs no build.
+    A stale cache is never used: a ranking checks the library's generation first.
+    """
+    with Library(library_path) as library:
+        return _CACHES.get(library, model, model_id, backbone_id, progress=progress, cancel=cancel)
 
 
 # ------------------------------------------------------------------------------------------ the ranking

@@ -24,6 +24,7 @@ the models come from (pretrained weights; random ones in the demo/test mode).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import numbers
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from .queries import Feedback, TempTrackQuery
     from .va import VASpace
     from .ranking import RankFilter, Ranker, Suggestion, VideoQuery
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "Analysis",
@@ -469,8 +472,28 @@ class IndexSession:
         from .indexer import index_library
 
         with self.backends.library() as library:
-            return index_library(library, self._extractor, folders=list(folders) if folders else None,
-                                 progress=progress, cancel=cancel)
+            result = index_library(library, self._extractor, folders=list(folders) if folders else None,
+                                   progress=progress, cancel=cancel)
+        if (result.indexed or result.removed) and not result.cancelled:
+            self._refresh_ranking(progress, cancel)
+        return result
+
+    def _refresh_ranking(self, progress: ProgressCallback | None, cancel: CancelToken | None) -> None:
+        """Re-embed the changed library for the retrieval model and save that cache beside the database, here in
+        the indexing thread, so the next query (in this process or after a restart) ranks without building it.
+
+        Only an optimisation: without a usable model (it is checked when a query loads it) nothing is done."""
+        from .errors import EngineError
+        from .ranking import refresh_cache
+
+        try:
+            loaded = self.backends.model(self.backends.resolve_device())
+        except EngineError as exc:
+            _log.info("ranking cache not refreshed: %s", exc)
+            return
+        report(progress, 0, None, "updating the ranking cache")
+        refresh_cache(self.backends.library_path_or_default(), loaded.model, loaded.model_id,
+                      self._extractor.backbone_id, progress=progress, cancel=cancel)
 
     def forget_extractor(self, *_job_args: object) -> None:
         """Drop the extractor so the next run loads the (new) weights."""

@@ -19,6 +19,7 @@ from typing import Any, Callable
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QUrl
 from PySide6.QtGui import (
     QAction,
+    QActionGroup,
     QCloseEvent,
     QDesktopServices,
     QDragEnterEvent,
@@ -83,6 +84,13 @@ DEFAULT_TOP = 500  # tracks ranked per query (the table filters them further)
 DISABLED_HINT = "Video analysis is disabled:\nsee the notice above."
 SHUTDOWN_WAIT_MS = 30_000
 LIBRARY_DOCK_HEIGHT = 210  # first launch: the results and the picture get the rest
+
+
+PRECISION_CHOICES = (
+    ("auto", "Automatic", "Fast arithmetic for the music library, exact for the video (the default)"),
+    ("exact", "Exact (fp32)", "Full precision for both networks: slowest, bit-for-bit the reference features"),
+    ("fast", "Fast (bf16 / fp16)", "Half precision where this computer has it (bf16 CPUs, CUDA GPUs), else exact"),
+)
 
 
 class Lanes:
@@ -313,6 +321,16 @@ class MainWindow(QMainWindow):
             track_menu.addSeparator() if action is None else track_menu.addAction(action)
         view_menu = menus.addMenu("&View")
         view_menu.addAction(self.library_action)
+        precision_menu = view_menu.addMenu("&Precision")
+        precision_menu.setToolTipsVisible(True)
+        self.precision_group = QActionGroup(self)
+        for value, label, tip in PRECISION_CHOICES:
+            action = precision_menu.addAction(label)
+            action.setCheckable(True)
+            action.setData(value)
+            action.setToolTip(tip)
+            self.precision_group.addAction(action)
+        self.precision_group.triggered.connect(self._precision_chosen)
         tools_menu = menus.addMenu("&Help")
         tools_menu.addAction(self.setup_action)
         tools_menu.addAction(self.log_action)
@@ -416,6 +434,7 @@ class MainWindow(QMainWindow):
             self.splitter.restoreState(splitter)
         else:
             self.splitter.setSizes([500, 700])
+        self._set_precision(self.settings.get(Key.PRECISION, self.precision()))
         self.player.set_volume(self.settings.get(Key.VOLUME, self.player.volume))
         self.preview.volume_slider.setValue(round(self.player.volume * 100))
         self.length_filter.setChecked(self.settings.get(Key.FILTER_MIN_DURATION, False))
@@ -478,6 +497,25 @@ class MainWindow(QMainWindow):
         dialog.refresh()
         dialog.open()
         return dialog
+
+    def precision(self) -> str:
+        """The networks' arithmetic chosen in View → Precision: "auto", "exact" or "fast"."""
+        return self.backends.precision or "auto"
+
+    def _set_precision(self, value: str) -> None:
+        value = value if value in {v for v, _, _ in PRECISION_CHOICES} else "auto"
+        self.backends.precision = None if value == "auto" else value
+        for action in self.precision_group.actions():
+            action.setChecked(action.data() == value)
+
+    def _precision_chosen(self, action: QAction) -> None:
+        """A new precision takes effect at once: both networks are loaded again with it (tracks indexed before
+        keep theirs; the library records each track's precision)."""
+        if action.data() == self.precision():
+            return
+        self._set_precision(action.data())
+        self.settings.set(Key.PRECISION, action.data())
+        self._weights_changed()
 
     def _weights_changed(self) -> None:
         self.lanes.indexing.submit(Job(self.index_session.forget_extractor, name="forget VGGish"))

@@ -32,6 +32,7 @@ class Key(str, enum.Enum):
     FILTER_MIN_DURATION = "results/at_least_video_length"
     FILTER_EMOTION = "results/emotion"
     TOP = "results/top"
+    PRECISION = "engine/precision"
 
 
 def settings_path() -> Path:

@@ -198,7 +198,9 @@ def test_migrations_run_once_after_a_backup(tmp_path, monkeypatch):
         calls.append(1)
         conn.execute("ALTER TABLE tracks ADD COLUMN rating INTEGER")
 
-    monkeypatch.setattr(schema_module, "MIGRATIONS", (*schema_module.MIGRATIONS, Migration("0002_rating", add_column)))
+    shipped = [m.name for m in schema_module.MIGRATIONS]
+    rating = f"{len(shipped) + 1:04d}_rating"  # the next number after the shipped migrations
+    monkeypatch.setattr(schema_module, "MIGRATIONS", (*schema_module.MIGRATIONS, Migration(rating, add_column)))
     with Library(db) as lib:
         assert len(lib.tracks()) == 1
     (backup,) = _backups(db)
@@ -206,11 +208,11 @@ def test_migrations_run_once_after_a_backup(tmp_path, monkeypatch):
         pass
     assert calls == [1] and _backups(db) == [backup]
     with sqlite3.connect(db) as new, sqlite3.connect(backup) as old:
-        assert [r[0] for r in new.execute("SELECT name FROM migrations")] == ["0001_initial", "0002_rating"]
-        assert [r[0] for r in old.execute("SELECT name FROM migrations")] == ["0001_initial"]
+        assert [r[0] for r in new.execute("SELECT name FROM migrations")] == [*shipped, rating]
+        assert [r[0] for r in old.execute("SELECT name FROM migrations")] == shipped
         assert old.execute("SELECT COUNT(*) FROM tracks").fetchone()[0] == 1
         assert "rating" not in [r[1] for r in old.execute("PRAGMA table_info(tracks)")]
-        assert new.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+        assert new.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(len(shipped) + 1)
 
 
 def test_a_database_from_a_newer_app_is_refused(tmp_path):

@@ -114,6 +114,27 @@ def test_a_bad_video_costs_no_torch_import(library, tmp_path):
     assert "notes.mp4" in result.stderr
 
 
+def test_indexing_leaves_the_ranking_cache_ready_for_the_next_start(tmp_path, model_file):
+    """After a run that changed the library, the indexing thread has embedded it for the retrieval model and saved
+    that cache beside the database: a query in a fresh process loads it instead of building it."""
+    from emomv_desktop.engine import ranking
+
+    music = tmp_path / "music"
+    music.mkdir()
+    media_factory.write_audio(music / "a.wav", seconds=4.0)
+    db = tmp_path / "library.sqlite3"
+    backends = loading.Backends(allow_random=True, library_path=db, model_path=model_file)
+    report = service.IndexSession(backends).index([music])
+    assert report.indexed == 1
+    loaded = loading.load_retrieval_model(model_file)
+    with Library(db) as lib:
+        generation = lib.generation()
+    file = ranking.cache_file(db, loaded.model_id, MUSIC_BACKBONE)
+    cached = ranking.EmbeddingCache.load(file, generation=generation, model_id=loaded.model_id,
+                                         backbone_id=MUSIC_BACKBONE, library_identity=ranking._library_identity(db))
+    assert cached is not None and cached.generation == generation and len(cached.tracks) == 1
+
+
 # ------------------------------------------------------------------------------------------- output
 def test_text_output_survives_an_ascii_terminal(library, tmp_path):
     result = run_cli("--library", library, "library", "status", env_extra={"PYTHONIOENCODING": "ascii"})

@@ -332,3 +332,18 @@ def test_a_bad_video_given_at_start_is_refused_before_the_models_are_ready(qtbot
     assert failure.args[0] == ui_media.text_file and str(ui_media.text_file.name) in failure.args[1]
     qtbot.waitUntil(lambda: window.analysis.ready, timeout=60_000)
     assert window._pending_video is None and started == []  # noqa: SLF001 - nothing analysed once loaded
+
+
+def test_the_precision_setting_reloads_the_networks_and_is_remembered(make_window, monkeypatch):
+    window = make_window()
+    assert window.precision() == "auto" and window.backends.precision is None
+    reloads = []
+    monkeypatch.setattr(window, "_weights_changed", lambda: reloads.append(window.backends.precision))
+    exact = next(a for a in window.precision_group.actions() if a.data() == "exact")
+    exact.trigger()
+    assert reloads == ["exact"] and exact.isChecked() and window.precision() == "exact"
+    exact.trigger()  # the same choice again: nothing to reload
+    assert reloads == ["exact"]
+    window.settings.sync()
+    again = make_window()
+    assert again.precision() == "exact" and again.backends.precision == "exact"

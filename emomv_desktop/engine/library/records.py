@@ -40,6 +40,8 @@ class Track:
     album: str | None
     status: TrackStatus
     error: str | None
+    precision: str | None = None
+    """How the features were computed ("fp32", "bf16", "fp16"), None if not recorded."""
 
 
 @dataclasses.dataclass(frozen=True)

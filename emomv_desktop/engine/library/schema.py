@@ -62,7 +62,17 @@ def _initial_schema(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration("0001_initial", _initial_schema),)
+def _track_precision(db: sqlite3.Connection) -> None:
+    # How each track's features were computed ('fp32', 'bf16', 'fp16': the extractor's ``precision``); NULL for
+    # tracks indexed before it was recorded (fp32 on a CPU, fp16 autocast on CUDA) and for features brought
+    # from elsewhere. Informational: fast and exact features share the backbone id (within the fidelity bound).
+    db.execute("ALTER TABLE tracks ADD COLUMN precision TEXT")
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration("0001_initial", _initial_schema),
+    Migration("0002_track_precision", _track_precision),
+)
 """Every schema change ever made, in order. Append only; never edit or reorder a released one."""
 
 

@@ -290,15 +290,15 @@ class Library:
     def tracks(self, *, status: TrackStatus | None = None) -> list[Track]:
         """Every track (or those with ``status``), by path."""
         sql = (
-            "SELECT id, path, size, mtime_ns, duration, title, artist, album, status, error FROM tracks"
+            "SELECT id, path, size, mtime_ns, duration, title, artist, album, status, error, precision FROM tracks"
             + (" WHERE status = ?" if status else "")
             + " ORDER BY path"
         )
         with self._transaction() as db:
             rows = db.execute(sql, (status.value,) if status else ()).fetchall()
         return [
-            Track(i, Path(os.fsdecode(p)), size, mtime / 1e9, dur, title, artist, album, TrackStatus(st), err)
-            for i, p, size, mtime, dur, title, artist, album, st, err in rows
+            Track(i, Path(os.fsdecode(p)), size, mtime / 1e9, dur, title, artist, album, TrackStatus(st), err, prec)
+            for i, p, size, mtime, dur, title, artist, album, st, err, prec in rows
         ]
 
     def failures(self) -> list[Track]:
@@ -380,7 +380,8 @@ class Library:
         info = features.info
         with self._transaction(write=True) as db:
             track_id = self._upsert_track(
-                db, path, folder, size, mtime_ns, backbone_id, features.duration, info, TrackStatus.INDEXED, None
+                db, path, folder, size, mtime_ns, backbone_id, features.duration, info, TrackStatus.INDEXED, None,
+                features.precision,
             )
             self._write_windows(db, track_id, starts, ends, means)
         return track_id
@@ -396,23 +397,24 @@ class Library:
             db.execute("DELETE FROM windows WHERE track_id = ?", (track_id,))
         return track_id
 
-    def _upsert_track(self, db, path, folder, size, mtime_ns, backbone_id, duration, info, status, error) -> int:
+    def _upsert_track(self, db, path, folder, size, mtime_ns, backbone_id, duration, info, status, error,
+                      precision: str | None = None) -> int:
         folder_row = db.execute("SELECT id FROM folders WHERE path = ?", (os.fsencode(folder),)).fetchone()
         if folder_row is None:
             raise LibraryError(folder, "is not a library folder (add it first)")
         tags = (info.title, info.artist, info.album) if info is not None else (None, None, None)
         row = db.execute(
             """INSERT INTO tracks (path, folder_id, size, mtime_ns, backbone, windowing, duration, title, artist,
-                                   album, status, error, indexed_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                   album, status, error, indexed_at, precision)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (path) DO UPDATE SET folder_id = excluded.folder_id, size = excluded.size,
                    mtime_ns = excluded.mtime_ns, backbone = excluded.backbone, windowing = excluded.windowing,
                    duration = excluded.duration, title = excluded.title, artist = excluded.artist,
                    album = excluded.album, status = excluded.status, error = excluded.error,
-                   indexed_at = excluded.indexed_at
+                   indexed_at = excluded.indexed_at, precision = excluded.precision
                RETURNING id""",
             (os.fsencode(path), folder_row[0], size, mtime_ns, backbone_id, GEOMETRY.key, duration, *tags,
-             status.value, error, time.time()),
+             status.value, error, time.time(), precision),
         ).fetchone()
         self._bump_generation(db)
         return row[0]
