@@ -73,9 +73,10 @@ from .player import Player
 from .preview import PreviewPane
 from .query_modes import QueryModes, query_label
 from .query_panel import QueryPanel
+from .va_map import VAMapView
 from .results import OWN_DRAG_MIME, Column, ResultsFilter, ResultsModel
 from .settings import Key, Settings
-from .worker import Job, WorkerLane
+from .worker import Job, WorkerLane, job
 
 _log = logging.getLogger(__name__)
 
@@ -149,6 +150,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self._build_central()
         self._build_library_dock()
+        self._build_map_dock()
         self._build_actions()
         self._build_status_bar()
         self._connect()
@@ -258,6 +260,19 @@ class MainWindow(QMainWindow):
         self.library_dock.setAllowedAreas(Qt.DockWidgetArea.BottomDockWidgetArea | Qt.DockWidgetArea.TopDockWidgetArea)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.library_dock)
 
+    def _build_map_dock(self) -> None:
+        """The valence-arousal map, a tab beside the library (``ui/va_map.py``)."""
+        self.va_map = VAMapView(self)
+        self._region: frozenset[int] | None = None
+        self.map_dock = QDockWidget("Emotion map", self)
+        self.map_dock.setObjectName("emotionMapDock")
+        self.map_dock.setWidget(self.va_map)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.map_dock)
+        self.tabifyDockWidget(self.library_dock, self.map_dock)
+        self.library_dock.raise_()
+        self.va_map.trackClicked.connect(self._map_track_clicked)
+        self.va_map.regionChanged.connect(self._map_region_changed)
+
     def _action(self, name: str, slot: Callable, shortcut: QKeySequence | str | None = None, tip: str = "") -> QAction:
         action = QAction(name, self)
         if shortcut:
@@ -321,6 +336,7 @@ class MainWindow(QMainWindow):
             track_menu.addSeparator() if action is None else track_menu.addAction(action)
         view_menu = menus.addMenu("&View")
         view_menu.addAction(self.library_action)
+        view_menu.addAction(self.map_dock.toggleViewAction())
         precision_menu = view_menu.addMenu("&Precision")
         precision_menu.setToolTipsVisible(True)
         self.precision_group = QActionGroup(self)
@@ -593,6 +609,7 @@ class MainWindow(QMainWindow):
 
     def _analysis_started(self, path: Path) -> None:
         self.results.clear()
+        self._region = None
         self._update_count()
         self.query_panel.start(path)
         self.player.set_video(path)
@@ -607,6 +624,7 @@ class MainWindow(QMainWindow):
         self._update_count()
         self.query_panel.start(label)
         self.preview.set_track_text("")
+        self._region = None
         what = "temp track" if kind == "temp_track" else "stills"
         self.statusBar().showMessage(f"Ranking the library for the {what} {label.name}…")
 
@@ -620,8 +638,9 @@ class MainWindow(QMainWindow):
         self.query_panel.finish(label, getattr(query, "duration", None), probs, len(analysis.suggestions))
         if analysis.kind == "stills":
             self.query_panel.message.setText(f"{self.query_panel.message.text()} Note: {STILLS_NOTE}.")
-        self.results.set_results(analysis.suggestions, self.query_panel.chart.top_emotion())
+        self.results.set_results(self._in_region(analysis.suggestions), self.query_panel.chart.top_emotion())
         self._filters_changed()
+        self._refresh_map(analysis)
         message = f"{len(analysis.suggestions)} tracks ranked for {label.name}"
         if analysis.feedback is not None and (analysis.feedback.liked or analysis.feedback.disliked):
             message += (f" ({len(analysis.feedback.liked)} liked, {len(analysis.feedback.disliked)} disliked; "
@@ -637,6 +656,35 @@ class MainWindow(QMainWindow):
         elif rows:
             self.table.selectRow(0)
             self.table.setFocus()
+
+    # ---- the valence-arousal map
+    def _refresh_map(self, analysis: Analysis) -> Job:
+        mapping = Job(job(self.inference.va_map, analysis), name="valence-arousal map")
+        mapping.returned.connect(lambda _id, va: self.va_map.set_map(va))
+        mapping.errored.connect(lambda _id, exc: self.va_map.setToolTip(f"No map: {exc}"))  # e.g. single-task
+        return self.lanes.inference.submit(mapping)
+
+    def _in_region(self, suggestions: list) -> list:
+        return suggestions if self._region is None else [s for s in suggestions if s.track_id in self._region]
+
+    def _map_region_changed(self, region: frozenset[int] | None) -> None:
+        """A rectangle drawn on the map shows only the results inside it (None: all again)."""
+        self._region = region
+        analysis = self.analysis.analysis
+        if analysis is not None:
+            self.results.set_results(self._in_region(analysis.suggestions), self.query_panel.chart.top_emotion())
+            self._filters_changed()
+        if region is not None:
+            self.statusBar().showMessage(f"Map region: {len(region)} library tracks; results inside it shown "
+                                         "(double-click the map's background to show all)", 8000)
+
+    def _map_track_clicked(self, track_id: int) -> None:
+        """A dot clicked on the map: its result row is selected, so the preview auditions it."""
+        row = next((r for r in range(self.proxy.rowCount()) if self.proxy.suggestion(r).track_id == track_id), None)
+        if row is None:
+            self.statusBar().showMessage("That track is not among the results shown", 5000)
+            return
+        self.table.selectRow(row)
 
     def _analysis_failed(self, path: Path, message: str) -> None:
         """The current video failed: say so in its place. Another file failed: keep what is shown, add a notice."""
