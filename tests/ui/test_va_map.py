@@ -25,7 +25,6 @@ def test_the_map_places_the_library_and_a_drawn_region_filters_the_results(qtbot
     analysis = done.args[0]
     view = window.va_map
     qtbot.waitUntil(lambda: len(view.dots) == 5 and view.query_marker is not None, timeout=60_000)
-    print({t: (d.pos().x(), d.pos().y(), view.mapFromScene(d.pos())) for t, d in view.dots.items()})
     loaded = window.inference._loaded
     cache = Ranker(library, loaded.model, loaded.model_id).prepare()  # independently of the window's ranker
     expected = va.track_positions(cache)
@@ -44,20 +43,21 @@ def test_the_map_places_the_library_and_a_drawn_region_filters_the_results(qtbot
     QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, point)
     assert window.selected_suggestion().track_id == target
 
-    # a rectangle drawn around one half of the map: only the results inside it stay
-    xs = sorted(d.pos().x() for t, d in view.dots.items() if t in ringed)
-    split = (xs[0] + xs[-1]) / 2 if xs[0] != xs[-1] else xs[0] + 1e-3
-    region = QRectF(-1.3 * SCALE, -1.2 * SCALE, split + 1.3 * SCALE, 2.4 * SCALE)
+    # a rectangle drawn from the left edge to the widest gap between dots (in pixels) that has results on both sides
+    pixels = sorted((view.mapFromScene(d.pos()).x(), t) for t, d in view.dots.items())
+    gaps = [(pixels[i + 1][0] - pixels[i][0], i) for i in range(len(pixels) - 1)
+            if {t for _, t in pixels[: i + 1]} & ringed and {t for _, t in pixels[i + 1:]} & ringed]
+    width, cut = max(gaps)
+    assert width >= 2, f"the dots lie too close together to split by a drawn rectangle: {pixels}"
+    edge = (pixels[cut][0] + pixels[cut + 1][0]) // 2
+    corner, far = QPoint(1, 1), QPoint(edge, view.viewport().height() - 2)
     with qtbot.waitSignal(view.regionChanged) as drawn:
-        corner, far = view.mapFromScene(region.topLeft()), view.mapFromScene(region.bottomRight())
-        QTest.mousePress(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                         corner + QPoint(2, 2))
+        QTest.mousePress(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, corner)
         for step in range(1, 11):
             QTest.mouseMove(view.viewport(), corner + (far - corner) * (step / 10))
         QTest.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, far)
     inside = drawn.args[0]
-    assert inside == {t for t, d in view.dots.items() if d.pos().x() <= view.mapToScene(far).x()
-                      and d.pos().x() >= view.mapToScene(corner + QPoint(2, 2)).x()}
+    assert inside == {t for _, t in pixels[: cut + 1]}
     shown = {window.proxy.suggestion(r).track_id for r in range(window.proxy.rowCount())}
     assert shown == inside & ringed and 0 < len(shown) < len(ringed)
     window._map_region_changed(None)
