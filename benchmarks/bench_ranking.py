@@ -10,6 +10,10 @@ random queries.
     python benchmarks/bench_ranking.py --tracks 5000 --dtype float32 --compare-layout
     python benchmarks/bench_ranking.py --keep /tmp/bench50k --threads 1   # reuse a built library
     python benchmarks/bench_ranking.py --random-model --agreement-weight 2   # random blended model
+    python benchmarks/bench_ranking.py --keep /tmp/bench50k --cue-seconds 12,45,90,240   # sections of cue lengths
+
+Every synthetic track also gets a beat grid (a random tempo of 70-170 BPM, downbeats every 4th beat), stored
+like the indexer stores it, so the index size includes the beats.
 
 Prints medians; the database is built in a child process so its memory does not count for ranking. The first
 query after a restart is timed in fresh child processes (``--restarts`` of them): each opens the library and
@@ -34,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from emomv_desktop.engine import paths
+from emomv_desktop.engine.beats import Beats
 from emomv_desktop.engine.features import AudioInfo, TrackFeatures
 from emomv_desktop.engine.library import GEOMETRY, Library
 from emomv_desktop.engine.protocol import MUSIC_BACKBONE, MUSIC_FEATURE_DIM, VGGISH_FRAME_SECONDS
@@ -71,8 +76,10 @@ def build_library(db: Path, tracks: int, dtype: str, seed: int) -> None:
             feats = rng.gamma(0.6, 0.2, size=(frames, MUSIC_FEATURE_DIM)).astype(np.float32)  # ReLU-like, >= 0
             path = folder / f"artist{i % 997}" / f"track{i:06d}.mp3"
             info = AudioInfo(path, float(seconds), 44100, 2, "mp3", f"Title {i}", f"Artist {i % 997}", f"Album {i % 4999}")
+            tempo = rng.uniform(70, 170)
+            grid = np.arange(rng.uniform(0, 60 / tempo), seconds, 60 / tempo)
             library.store_features(path, TrackFeatures(feats, float(seconds), info), MUSIC_BACKBONE,
-                                   size=frames * 4000, mtime_ns=i, folder=folder)
+                                   size=frames * 4000, mtime_ns=i, folder=folder, beats=Beats(tempo, grid, grid[::4]))
     print(f"stored {tracks} tracks in {time.perf_counter() - started:.1f} s "
           f"({tracks / (time.perf_counter() - started):.0f} tracks/s, peak RSS {peak_rss_mb():.0f} MB)")
 
@@ -160,6 +167,7 @@ def bench(args: argparse.Namespace) -> None:
             timings[name] = runs
         dim = cache.vectors.shape[1]
         del cache
+        cue_timings = bench_cue_lengths(ranker, queries, args.cue_seconds) if args.cue_seconds else {}
         t = time.perf_counter()
         everything = ranker.rank(queries[0], top=None)
         full = time.perf_counter() - t
@@ -191,6 +199,10 @@ def bench(args: argparse.Namespace) -> None:
           f" ms; of which loading the cache {statistics.median(f['load_ms'] for f in firsts):.1f} ms); warm {warm:.1f} ms;"
           f" ratio {first / warm:.2f}x (target <= 2x); before the file: build {statistics.median(builds):.2f} s +"
           f" a warm query")
+    for seconds, (first, runs) in cue_timings.items():
+        ms = np.array(runs) * 1000
+        print(f"rank top 10, section {seconds:g} s: first query of the length {first * 1000:.0f} ms; then median "
+              f"{np.median(ms):.1f} ms, p95 {np.percentile(ms, 95):.1f} ms ({len(ms)} queries)")
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     if args.compare_layout:
         ours, theirs = per_window_layout_load(db, stats.indexed)
@@ -225,6 +237,26 @@ def first_query(db: Path, args: argparse.Namespace) -> None:
     print(json.dumps({"first_ms": (done - t) * 1000, "load_ms": (loaded - t) * 1000}))
 
 
+def bench_cue_lengths(ranker, queries, lengths: list[float]) -> dict[float, tuple[float, list[float]]]:
+    """Per cue length: the first query of that length (its section index built) and the seen-length timings;
+    the lengths interleaved round by round so load hits them alike."""
+    from emomv_desktop.engine import ranking
+
+    ranking._SECTIONS.clear()
+    first = {}
+    for seconds in lengths:
+        t = time.perf_counter()
+        ranker.rank(queries[0], top=10, section_seconds=seconds)
+        first[seconds] = time.perf_counter() - t
+    runs: dict[float, list[float]] = {seconds: [] for seconds in lengths}
+    for q in queries:
+        for seconds in lengths:
+            t = time.perf_counter()
+            ranker.rank(q, top=10, section_seconds=seconds)
+            runs[seconds].append(time.perf_counter() - t)
+    return {seconds: (first[seconds], runs[seconds]) for seconds in lengths}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tracks", type=int, default=50_000)
@@ -237,6 +269,8 @@ def main() -> None:
     parser.add_argument("--agreement-weight", type=float, default=0.0,
                         help="with --random-model: lambda of the blended score (0: cosine, 64-d; > 0: 69-d)")
     parser.add_argument("--compare-layout", action="store_true")
+    parser.add_argument("--cue-seconds", type=lambda text: [float(x) for x in text.split(",")], default=[],
+                        help="comma-separated section lengths to rank with (Ranker.rank(section_seconds=...))")
     parser.add_argument("--keep", type=Path, help="build the library in this folder, or reuse the one there")
     parser.add_argument("--restarts", type=int, default=5, help="fresh processes timing their first query")
     parser.add_argument("--child-build", type=Path, help=argparse.SUPPRESS)

@@ -3,6 +3,8 @@
     emomv-desktop [VIDEO]                      open the GUI (optionally with a video)
     emomv-desktop index [DIR...]               add folders to the library and index them (default: all folders)
     emomv-desktop suggest VIDEO [--top N] [--json] [--emotion E] [--min-duration S|video] [--text T]
+                               [--bpm LO-HI] [--scenes [--covering] [--min-scene S] [--merge-threshold C]]
+    emomv-desktop export CHOICES.json [--timeline OUT.{otio,xml,fcpxml,edl}] [--cue-sheet OUT.csv] [--fade S]
     emomv-desktop suggest AUDIO [--sound-weight W] | suggest IMAGE [IMAGE...] | suggest FOLDER_OF_IMAGES
                   [--like ID] [--dislike ID]      a temp track, stills or a mood board; more like / not like
     emomv-desktop library status [--json] | library remove DIR
@@ -176,7 +178,9 @@ def _cmd_index(args: argparse.Namespace) -> int:
     print(
         f"{'cancelled: ' if report.cancelled else ''}indexed {report.indexed}, unchanged {report.unchanged}, "
         f"failed {report.failed}, removed {report.removed}"
-        f"{f', skipped {report.skipped}' if report.skipped else ''} in {report.seconds:.1f} s "
+        f"{f', skipped {report.skipped}' if report.skipped else ''}"
+        f"{f', beats tracked for {report.beats_tracked} earlier tracks' if report.beats_tracked else ''}"
+        f" in {report.seconds:.1f} s "
         f"({rate:.1f} tracks/min, {speed:.1f} s of audio per s)"
     )
     for path, reason in report.errors:
@@ -203,6 +207,20 @@ def _filter_values(args: argparse.Namespace) -> tuple[frozenset[Emotion] | None,
     return emotions, min_duration
 
 
+def _bpm_range(text: str | None) -> tuple[float | None, float | None]:
+    """``--bpm 90-130`` (also ``90-`` or ``-130``) -> the filter's bounds."""
+    if text is None:
+        return None, None
+    low, sep, high = text.partition("-")
+    try:
+        bounds = (float(low) if low.strip() else None, float(high) if high.strip() else None)
+    except ValueError:
+        bounds = None
+    if not sep or bounds is None or bounds == (None, None) or (None not in bounds and bounds[0] > bounds[1]):
+        raise CliError(f"--bpm takes a range like 90-130 (or 90- / -130), not {text!r}")
+    return bounds
+
+
 def _cmd_suggest(args: argparse.Namespace) -> int:
     from .engine import service
 
@@ -217,6 +235,9 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     if args.clips is not None and args.clips < 1:
         raise CliError("--clips must be at least 1")
     emotions, min_duration = _filter_values(args)
+    bpm_min, bpm_max = _bpm_range(args.bpm)
+    if args.scenes and args.min_duration == VIDEO_LENGTH:
+        raise CliError("--scenes ranks each scene for its own length: use --covering instead of --min-duration video")
     backends = _backends(args, clips_per_window=args.clips)
     with service.LibraryReader(backends, create=False) as reader:
         if reader.snapshot().stats.indexed == 0:
@@ -224,11 +245,14 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     service.probe_video(video)  # a bad video is refused before torch is even imported
     from .engine.ranking import RankFilter
 
-    filters = RankFilter(emotions=emotions, min_duration=min_duration, text=args.text)
+    filters = RankFilter(emotions=emotions, min_duration=min_duration, text=args.text, bpm_min=bpm_min,
+                         bpm_max=bpm_max)
     session = service.InferenceSession(backends)
     try:
         with _cancel_on_interrupt() as token, _progress_bar() as bar:
             session.load(bar, token)
+            if args.scenes:
+                return _suggest_scenes(session, video, args, filters, bar, token)
             analysis = session.analyse(video, args.top, bar, token, filters=filters,
                                        at_least_video_length=args.min_duration == VIDEO_LENGTH)
             if feedback := _feedback(args):
@@ -316,7 +340,7 @@ def _cmd_suggest_query(args: argparse.Namespace, kind: str) -> int:
     if args.json:
         _print_json(analysis.document())
     else:
-        _print_suggestions(analysis.query, analysis.suggestions, header=_query_header(analysis))
+        _print_suggestions(analysis.query, analysis.suggestions, heading=_query_header(analysis))
     if kind == "stills":
         print(f"note: {service.STILLS_NOTE}", file=sys.stderr)
     _note_random_networks(analysis.random_networks)
@@ -329,34 +353,82 @@ def _query_header(analysis) -> str:
     from .engine.text import section
 
     query = analysis.query
-    mood = "n/a (single-task model)" if query.emotion is None else _emotion_text(query.emotion, query.emotion_probs)
     if analysis.kind == "stills":
         count = len(analysis.images)
-        what = display_path(analysis.images[0]) if count == 1 else f"{count} stills"
-        return f"{what}  emotion: {mood}"
+        return display_path(analysis.images[0]) if count == 1 else f"{count} stills"
     source = display_path(query.source) if isinstance(query.source, Path) else f"track {query.source}"
-    return (f"temp track {source}  "
-            f"{section(*query.section)}  emotion: {mood}  (sound weight {analysis.sound_weight:g})")
+    return f"temp track {source}  {section(*query.section)}  (sound weight {analysis.sound_weight:g})"
 
 
-def _print_suggestions(query, suggestions, *, header: str | None = None) -> None:
+def _suggest_scenes(session, video: Path, args: argparse.Namespace, filters, bar, token) -> int:
+    """``suggest --scenes``: cut the video into scenes and rank every scene's cue (and the whole video's) with
+    sections of the cue's length on the beat."""
+    scenes = session.analyse_scenes(video, bar, token, min_scene_seconds=args.min_scene,
+                                    merge_threshold=args.merge_threshold)
+
+    def rank(cue):
+        wanted = dataclasses.replace(filters, min_duration=cue.duration) if args.covering else filters
+        return session.rank_cue(scenes, cue, args.top, bar, token, filters=wanted)
+
+    whole = rank(scenes.whole)
+    cues = [rank(cue) for cue in scenes.cues]
+    if args.json:
+        _print_json(scenes.document(whole, cues))
+    else:
+        _print_suggestions(whole.query, whole.suggestions)
+        for analysis in cues:
+            cue = analysis.cue
+            print()
+            _print_suggestions(analysis.query, analysis.suggestions,
+                               heading=f"{cue.label}  {clock(cue.start)}-{clock(cue.end)}  ({cue.duration:.1f} s)")
+    _note_random_networks(whole.random_networks)
+    return EXIT_OK
+
+
+def _print_suggestions(query, suggestions, *, heading: str | None = None) -> None:
     from .engine.paths import display_path
     from .engine.text import section
 
-    if header is None:
-        mood = "n/a (single-task model)" if query.emotion is None else _emotion_text(query.emotion, query.emotion_probs)
-        header = f"{display_path(query.path)}  {clock(query.duration)}  video emotion: {mood}"
-    print(header)
+    mood = "n/a (single-task model)" if query.emotion is None else _emotion_text(query.emotion, query.emotion_probs)
+    if heading is None:
+        print(f"{display_path(query.path)}  {clock(query.duration)}  video emotion: {mood}")
+    else:
+        print(f"{heading}  emotion: {mood}")
     if not suggestions:
         print("no track matches the filters")
         return
-    print(f"{'#':>3}  {'score':>6}  {'best section':<13}  {'emotion':<13}  {'length':>7}  track")
+    print(f"{'#':>3}  {'score':>6}  {'best section':<13}  {'emotion':<13}  {'length':>7}  {'bpm':>5}  track")
     for s in suggestions:
         name = " - ".join(x for x in (s.artist, s.title) if x) or s.path.name
+        bpm = "-" if s.bpm is None else f"{s.bpm:.0f}"
+        short = "  (shorter than the cue)" if s.covers is False else ""
         print(
             f"{s.rank:>3}  {s.score:6.3f}  {section(s.best_start, s.best_end):<13}  "
-            f"{_emotion_text(s.emotion, s.emotion_probs):<13}  {clock(s.duration):>7}  {name}  ({display_path(s.path)})"
+            f"{_emotion_text(s.emotion, s.emotion_probs):<13}  {clock(s.duration):>7}  {bpm:>5}  {name}  "
+            f"({display_path(s.path)}){short}"
         )
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    """A saved set of choices (the GUI's choices file) -> an editor's timeline and/or a cue sheet."""
+    from .engine import service
+    from .engine.choices import read_choices_file
+    from .engine.paths import display_path
+
+    if args.timeline is None and args.cue_sheet is None:
+        raise CliError("nothing to export: give --timeline OUT.{otio,xml,fcpxml,edl} and/or --cue-sheet OUT.csv")
+    choices = read_choices_file(args.choices)
+    if not choices.choices:
+        raise CliError(f"{display_path(args.choices)} holds no choices (assign music to a cue first)")
+    written = []
+    if args.timeline is not None:
+        written.append(service.export_timeline(args.timeline, choices, fade_seconds=args.fade,
+                                               relative_paths=args.relative_paths))
+    if args.cue_sheet is not None:
+        written.append(service.export_cue_sheet(args.cue_sheet, choices))
+    for path in written:
+        print(f"wrote {display_path(path)} ({len(choices.choices)} cues)")
+    return EXIT_OK
 
 
 def _cmd_library_status(args: argparse.Namespace) -> int:
@@ -452,7 +524,7 @@ def _cmd_models_import(args: argparse.Namespace) -> int:
 
 
 # -------------------------------------------------------------------------------------------- parsing
-COMMANDS = ("index", "suggest", "library", "models")
+COMMANDS = ("index", "suggest", "export", "library", "models")
 USAGE = (f"{PROG} [--debug] [--library DB] [VIDEO]   (the window; Qt options such as -style fusion go to it)\n"
          f"       {PROG} [--debug] [--library DB] COMMAND ...")
 # Qt's own command-line options (QApplication, QGuiApplication, xcb): those that take a value, and flags.
@@ -520,6 +592,16 @@ def build_parser() -> argparse.ArgumentParser:
     suggest.add_argument("--min-duration", metavar=f"S|{VIDEO_LENGTH}", help="only tracks at least this long "
                          f"(seconds, or '{VIDEO_LENGTH}' for the video's length)")
     suggest.add_argument("--text", help="only tracks whose title, artist, album or path contains this")
+    suggest.add_argument("--bpm", metavar="LO-HI", help="only tracks with a tempo in this range, e.g. 90-130")
+    suggest.add_argument("--scenes", action="store_true", help="cut the video into scenes and suggest music for "
+                         "each (sections as long as the scene, on the beat), plus the whole video")
+    suggest.add_argument("--covering", action="store_true", help="with --scenes: only tracks at least as long as "
+                         "each cue")
+    suggest.add_argument("--min-scene", type=float, metavar="S", help="with --scenes: the shortest scene in "
+                         "seconds (default: the engine's, 4)")
+    suggest.add_argument("--merge-threshold", type=float, metavar="C", help="with --scenes: the cosine between "
+                         "neighbouring shots' embeddings at which they join one scene (default 0.85; above 1: every "
+                         "shot its own scene)")
     suggest.add_argument("--clips", type=int, metavar="N", help="video clips analysed per 30 s window (more: slower, "
                          "steadier; default: the engine's)")
     suggest.add_argument("--sound-weight", type=float, metavar="W", help="temp track: how much how it sounds "
@@ -531,6 +613,17 @@ def build_parser() -> argparse.ArgumentParser:
     _device_option(suggest)
     _model_option(suggest)
     suggest.set_defaults(handler=_cmd_suggest)
+
+    export = commands.add_parser("export", help="write a saved set of choices as an editor's timeline and a cue sheet")
+    export.add_argument("choices", type=Path, metavar="CHOICES.json", help="a choices file saved by the window")
+    export.add_argument("--timeline", type=Path, metavar="OUT", help="the timeline: .otio, .xml (FCP 7: Premiere, "
+                        "Resolve), .fcpxml (Final Cut Pro), .edl (CMX 3600: Avid, every editor)")
+    export.add_argument("--cue-sheet", type=Path, metavar="OUT.csv", help="the cue sheet for music licensing")
+    export.add_argument("--fade", type=float, default=0.0, metavar="S", help="fade each music clip in and out "
+                        "(seconds; .otio and .xml only)")
+    export.add_argument("--relative-paths", action="store_true", help="media paths relative to the timeline's "
+                        "folder (default: absolute)")
+    export.set_defaults(handler=_cmd_export)
 
     library = _Commands(commands.add_parser("library", help="inspect or change the library", leaf=False), "action")
     status = library.add_parser("status", help="folders, counts, failed files")

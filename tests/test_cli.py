@@ -362,8 +362,88 @@ def test_models_status_and_missing_weights(db, tmp_path, capsys, monkeypatch):
     assert_one_line_error(code, err, "vggish", "emomv-desktop models download")
 
 
+def test_suggest_bpm_range_and_its_errors(indexed, random_backbones, model_file, capsys):
+    code, _, err = suggest(indexed, capsys, "--bpm", "fast")
+    assert_one_line_error(code, err, "--bpm", "90-130")
+    code, _, err = suggest(indexed, capsys, "--bpm", "130-90")
+    assert_one_line_error(code, err, "--bpm")
+    code, out, err = suggest(indexed, capsys, "--json", "--bpm", "0-1000")
+    assert code == 0, err
+    result = json.loads(out)
+    assert (result["filters"]["bpm_min"], result["filters"]["bpm_max"]) == (0.0, 1000.0)
+    with Library(indexed[0]) as lib:
+        with_tempo = {str(t.path): t.bpm for t in lib.tracks() if t.bpm is not None}
+    assert {s["path"]: s["bpm"] for s in result["suggestions"]} == pytest.approx(with_tempo, abs=0.01)
+    assert all("covers" in s for s in result["suggestions"])
+
+
+def test_suggest_scenes_gives_one_cue_per_scene(indexed, random_backbones, model_file, tmp_path, capsys):
+    db = indexed[0]
+    video, cuts = media_factory.write_cut_video(tmp_path / "three.mp4", [4.5, 4.5, 4.5], width=256, height=256)
+    base = ["--library", db, "suggest", video, "--clips", CLIPS, "--device", "cpu", "--scenes",
+            "--merge-threshold", "1.01", "--min-scene", "3"]
+    code, out, err = run([*base, "--json", "--top", "3"], capsys)
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["video"]["duration"] == pytest.approx(13.5, abs=0.1)
+    cues = result["cues"]
+    assert [c["scenes"] for c in cues] == [[0], [1], [2]]
+    bounds = [c["start"] for c in cues[1:]]
+    assert bounds == pytest.approx(cuts, abs=1 / 30 + 1e-3) and cues[-1]["end"] == pytest.approx(13.5, abs=0.1)
+    for cue in cues:
+        assert set(cue["emotion_probs"]) == set(cli.EMOTION_LABELS) and cue["suggestions"]
+        length = cue["end"] - cue["start"]
+        for s in cue["suggestions"]:
+            section = s["best_section"]["end"] - s["best_section"]["start"]
+            if s["covers"]:
+                assert section == pytest.approx(length, abs=2e-3)
+            else:
+                assert s["duration"] < length and section == pytest.approx(s["duration"], abs=2e-3)
+    code, out, err = run([*base, "--covering"], capsys)
+    assert code == 0, err
+    blocks = out.strip().split("\n\n")
+    assert len(blocks) == 4 and [b.splitlines()[0].split()[:2] for b in blocks[1:]] == [
+        ["Scene", "1"], ["Scene", "2"], ["Scene", "3"]]
+    assert "shorter than the cue" not in out
+
+
 def test_qt_options_with_a_command_are_a_usage_error(fake_gui, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["-style", "fusion", "library", "status"])
     assert exc.value.code == 2 and "Qt options apply to the window only" in capsys.readouterr().err
     assert fake_gui == []
+
+
+def test_export_writes_a_saved_set_of_choices_as_a_timeline_and_a_cue_sheet(tmp_path, capsys):
+    import csv
+
+    import opentimelineio as otio
+
+    from emomv_desktop.engine.choices import Choice, VideoChoices, save_choices
+    from emomv_desktop.engine.timeline import TimelineVideo
+
+    video, _ = media_factory.write_cut_video(tmp_path / "cut.mp4", [2.0, 2.0], fps=25)
+    tracks = [media_factory.write_audio(tmp_path / f"t{i}.wav", seconds=12.0, seed=i) for i in range(2)]
+    choices = VideoChoices(TimelineVideo(video, 25.0, 4.0), (
+        Choice(0.0, 2.0, tracks[0], 4.0, 6.0, title="First", artist="A"),
+        Choice(2.0, 4.0, tracks[1], 8.4, 10.4, title="Second", artist="B"),
+    ))
+    saved = save_choices(choices, tmp_path / "choices.json")
+    code, out, err = run(["export", saved, "--timeline", tmp_path / "cut.otio", "--cue-sheet", tmp_path / "cues.csv"],
+                         capsys)
+    assert code == 0, err
+    assert "cut.otio" in out and "cues.csv" in out
+    timeline = otio.adapters.read_from_file(str(tmp_path / "cut.otio"))
+    music = [c for t in timeline.audio_tracks() for c in t.find_clips()]
+    assert sorted((c.source_range.start_time.to_seconds(), c.source_range.duration.to_seconds()) for c in music) == [
+        (4.0, 2.0), (8.4, 2.0)]
+    with open(tmp_path / "cues.csv", encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["title"], r["artist"]) for r in rows] == [("First", "A"), ("Second", "B")]
+    code, _, err = run(["export", saved], capsys)
+    assert_one_line_error(code, err, "nothing to export")
+    (tmp_path / "other.json").write_text('{"format": "something else"}')
+    code, _, err = run(["export", tmp_path / "other.json", "--cue-sheet", tmp_path / "x.csv"], capsys)
+    assert_one_line_error(code, err, "not a choices file")
+    code, _, err = run(["export", saved, "--timeline", tmp_path / "cut.mov"], capsys)
+    assert_one_line_error(code, err, "timeline format")

@@ -22,7 +22,7 @@ import enum
 import functools
 import math
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -276,7 +276,8 @@ class VGGishExtractor:
         )
 
     def stream_examples(
-        self, path: Path | str, cancel: CancelToken | None = None
+        self, path: Path | str, cancel: CancelToken | None = None, *,
+        on_audio: Callable[[np.ndarray], None] | None = None,
     ) -> Iterator[tuple[torch.Tensor, int]]:
         """Log-mel examples of the decoded stream in batches of ``batch_size`` (then the rest), with the
         samples decoded so far: the decoding half of :meth:`track_features` (the indexer runs it ahead of
@@ -285,13 +286,16 @@ class VGGishExtractor:
         Audio is gathered until it holds a full batch (61 s for 64 examples), so the frontend runs as a few large
         torch ops (many small ones spend their time synchronising threads on a busy CPU). The 240 samples an
         example overlaps its successor are carried over, so streaming gives exactly the examples of the whole
-        waveform.
+        waveform. ``on_audio`` is handed every decoded 16 kHz mono block as it arrives (the indexer's beat tracker
+        taps the same decode).
         """
         batch_samples = (self.batch_size - 1) * EXAMPLE_HOP_SAMPLES + EXAMPLE_SAMPLES
         pending: list[np.ndarray] = []
         count = samples = 0
         for block in media.iter_audio(path, sample_rate=AUDIO_SAMPLE_RATE):
             check(cancel)
+            if on_audio is not None:
+                on_audio(block)
             samples += block.size
             pending.append(block)
             count += block.size

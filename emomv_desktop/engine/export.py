@@ -5,7 +5,9 @@ No Qt here: the GUI runs these in a worker, the CLI or a script can call them di
 The preview MP4 keeps the video's own compressed stream when MP4 can hold it (no re-encoding: fast and
 lossless) and re-encodes it to H.264 otherwise. The audio is the track from the start of its best section,
 resampled to 48 kHz stereo AAC, cut (or padded with silence) to the video's length, with short fades so it
-does not click in and out. Output is written to a temporary file beside the target and renamed at the end,
+does not click in and out. A scored cut (:func:`export_scored_preview`) is the same with one track per cue:
+each plays its section under its cue, and the music switches at cue boundaries with an equal-power crossfade
+centred on the boundary (so every track is exactly at its section's time throughout its cue). Output is written to a temporary file beside the target and renamed at the end,
 so a cancelled or failed export never leaves a half-written file behind.
 """
 
@@ -53,6 +55,8 @@ CSV_FIELDS: tuple[str, ...] = (
     "emotion",
     *(f"p_{e.label}" for e in Emotion),
     "track_id",
+    "bpm",
+    "covers",
 )
 
 
@@ -82,6 +86,8 @@ def suggestion_record(s: "Suggestion") -> dict[str, Any]:
         "best_section": {"start": _seconds(s.best_start), "end": _seconds(s.best_end)},
         "emotion": _label(s.emotion),
         "emotion_probs": _probabilities(s.emotion_probs),
+        "bpm": None if s.bpm is None else round(float(s.bpm), 2),
+        "covers": s.covers,
     }
 
 
@@ -116,16 +122,32 @@ def stills_record(query: "VideoQuery", images: Sequence[Path], note: str) -> dic
     """A still or mood-board query's part of a document: the images, their emotion, and the caveat."""
     return {"images": [display_path(p) for p in images], **_emotion_fields(query.emotion_probs), "note": note}
 
+def cue_record(cue: Any, query: "VideoQuery", suggestions: Sequence["Suggestion"]) -> dict[str, Any]:
+    """One cue of a scene analysis (``suggest --scenes --json``): its range, label, emotion and suggestions."""
+    video = video_record(query)
+    return {
+        "label": cue.label,
+        "start": _seconds(cue.start),
+        "end": _seconds(cue.end),
+        "scenes": list(cue.scenes),
+        "emotion": video["emotion"],
+        "emotion_probs": video["emotion_probs"],
+        "suggestions": [suggestion_record(s) for s in suggestions],
+    }
+
 
 def filter_record(filters: "RankFilter | Mapping[str, Any] | None") -> dict[str, Any] | None:
     """The filters a ranking applied, as JSON data (a mapping is taken as already being that data)."""
     if filters is None or isinstance(filters, Mapping):
         return None if filters is None else dict(filters)
-    return {
+    record = {
         "emotions": None if filters.emotions is None else sorted(e.label for e in filters.emotions),
         "min_duration": filters.min_duration,
         "text": filters.text,
     }
+    if filters.bpm_min is not None or filters.bpm_max is not None:  # added fields: only when a range was asked
+        record.update(bpm_min=filters.bpm_min, bpm_max=filters.bpm_max)
+    return record
 
 
 def suggestions_document(
@@ -200,6 +222,8 @@ PREVIEW_LAYOUT = "stereo"
 PREVIEW_AUDIO_CODEC = "aac"
 PREVIEW_VIDEO_CODEC = "libx264"
 FADE_SECONDS = 0.05
+DEFAULT_CROSSFADE_SECONDS = 1.0
+"""A scored cut's music switches from one cue's track to the next over this long, centred on the boundary."""
 # Codecs an MP4 file can hold as they are: their packets are copied, not re-encoded.
 MP4_COPYABLE_CODECS = frozenset({"h264", "hevc", "mpeg4", "av1", "vp9"})
 # Audio is muxed this far ahead of the video packets, so the muxer never has to buffer much.
@@ -233,7 +257,7 @@ def _stream_duration(container, stream) -> float:
 
 
 class _TrackAudio:
-    """The track from ``start``, as 48 kHz stereo float planes, handed out in pieces up to a sample count."""
+    """The track from ``start`` s (before 0: silence first), as 48 kHz stereo float planes, handed out in pieces."""
 
     def __init__(self, container, start: float) -> None:
         import av
@@ -246,8 +270,8 @@ class _TrackAudio:
             container.seek(int(self._start / self._stream.time_base), stream=self._stream, backward=True)
         self._resampler = av.AudioResampler(format="fltp", layout=PREVIEW_LAYOUT, rate=PREVIEW_SAMPLE_RATE)
         self._frames = self._decode(container)
-        self._buffer = np.zeros((2, 0), dtype=np.float32)
-        self.from_track = 0  # samples that came from the track (the rest is padding)
+        self._buffer = np.zeros((2, max(0, round(-start * PREVIEW_SAMPLE_RATE))), dtype=np.float32)
+        self.from_track = -self._buffer.shape[1]  # samples that came from the track (not leading or trailing silence)
         self.exhausted = False
 
     def _decode(self, container) -> Iterator[np.ndarray]:
@@ -281,24 +305,106 @@ class _TrackAudio:
         return piece
 
 
-def _fade(planes: np.ndarray, first: int, total: int, fade: int) -> np.ndarray:
-    """Apply fade-in over samples [0, fade) and fade-out over [total - fade, total) of the whole stream."""
-    if fade <= 0:
-        return planes
-    index = np.arange(first, first + planes.shape[1])
-    gain = np.minimum(1.0, np.minimum((index + 1) / fade, (total - index) / fade)).clip(0.0, 1.0)
-    return (planes * gain.astype(np.float32)).astype(np.float32)
+@dataclasses.dataclass(frozen=True)
+class MixCue:
+    """``track`` from ``section_start`` s sounds under ``[start, end)`` s of the video (``end`` None: to its end)."""
+
+    start: float
+    end: float | None
+    track: Path
+    section_start: float
+
+
+class _Span:
+    """One cue on the output's sample clock: the samples it sounds over (fades included) and its gain ramps.
+
+    A boundary shared with the next cue is crossfaded over ``[b - h, b + h]`` (equal power), so each track is
+    at its section's own time throughout and at full level between the fades; any other edge (the video's
+    ends, a gap) fades over :data:`FADE_SECONDS` inside the cue, so nothing clicks in or out.
+    """
+
+    def __init__(self, cue: MixCue, start: int, end: int, lead: int, tail: int) -> None:
+        self.cue = cue
+        self.fade_in = (start - lead, start + (lead or _edge_fade(start, end)))
+        self.fade_out = (end - (tail or _edge_fade(start, end)), end + tail)
+        self.first, self.last = self.fade_in[0], self.fade_out[1]
+        self.source: _TrackAudio | None = None
+        self.container = None
+
+    def open(self) -> None:
+        self.container = _open_input(self.cue.track)
+        offset = (self.first - round(self.cue.start * PREVIEW_SAMPLE_RATE)) / PREVIEW_SAMPLE_RATE
+        self.source = _TrackAudio(self.container, self.cue.section_start + offset)
+
+    def close(self) -> None:
+        if self.container is not None:
+            self.container.close()
+            self.container = None
+
+    def gain(self, index: np.ndarray) -> np.ndarray:
+        def ramp(window: tuple[int, int]) -> np.ndarray:
+            width = max(1, window[1] - window[0])
+            return np.clip((index - window[0] + 1) / width, 0.0, 1.0)
+
+        return (np.sin(np.pi / 2 * ramp(self.fade_in)) * np.cos(np.pi / 2 * ramp(self.fade_out))).astype(np.float32)
+
+
+def _edge_fade(start: int, end: int) -> int:
+    return min(int(FADE_SECONDS * PREVIEW_SAMPLE_RATE), (end - start) // 2)
+
+
+class _CueMix:
+    """The music of the whole cut: every cue's track, crossfaded at shared boundaries, silence between cues.
+
+    Tracks are opened when their cue comes up and closed after it, so a cut with many cues holds at most two
+    inputs open. :meth:`take` hands out the mix in order, like :class:`_TrackAudio` does one track.
+    """
+
+    def __init__(self, cues: Sequence[MixCue], duration: float, crossfade: float) -> None:
+        rate = PREVIEW_SAMPLE_RATE
+        total = round(duration * rate)
+        bounds = [(round(c.start * rate), min(total, round((duration if c.end is None else c.end) * rate)))
+                  for c in cues]
+        self.spans: list[_Span] = []
+        for k, (cue, (start, end)) in enumerate(zip(cues, bounds)):
+            def half(a: tuple[int, int], b: tuple[int, int]) -> int:  # the crossfade at a boundary they share
+                if a[1] != b[0]:
+                    return 0
+                return min(round(crossfade * rate / 2), (a[1] - a[0]) // 2, (b[1] - b[0]) // 2)
+
+            lead = half(bounds[k - 1], (start, end)) if k else 0
+            tail = half((start, end), bounds[k + 1]) if k + 1 < len(bounds) else 0
+            self.spans.append(_Span(cue, start, end, lead, tail))
+        self._position = 0
+
+    def take(self, samples: int) -> np.ndarray:
+        first, last = self._position, self._position + samples
+        mixed = np.zeros((2, samples), dtype=np.float32)
+        for span in self.spans:
+            a, b = max(first, span.first), min(last, span.last)
+            if a >= b:
+                continue
+            if span.source is None:
+                span.open()
+            mixed[:, a - first:b - first] += span.source.take(b - a) * span.gain(np.arange(a, b))
+            if b == span.last:
+                span.close()
+        self._position = last
+        return mixed
+
+    def close(self) -> None:
+        for span in self.spans:
+            span.close()
 
 
 class _AudioWriter:
-    """Encodes the track's audio into the output, up to a given time on the video's timeline."""
+    """Encodes the mix into the output, up to a given time on the video's timeline."""
 
-    def __init__(self, out, track: _TrackAudio, duration: float) -> None:
+    def __init__(self, out, mix: _CueMix, duration: float) -> None:
         self._out = out
         self._stream = out.add_stream(PREVIEW_AUDIO_CODEC, rate=PREVIEW_SAMPLE_RATE, layout=PREVIEW_LAYOUT)
-        self._track = track
+        self._mix = mix
         self._total = int(round(duration * PREVIEW_SAMPLE_RATE))
-        self._fade = min(int(FADE_SECONDS * PREVIEW_SAMPLE_RATE), self._total // 2)
         self._written = 0
 
     def write_until(self, seconds: float) -> None:
@@ -307,7 +413,7 @@ class _AudioWriter:
         target = min(self._total, int(math.ceil(seconds * PREVIEW_SAMPLE_RATE)))
         while self._written < target:
             n = min(4096, target - self._written)
-            planes = _fade(self._track.take(n), self._written, self._total, self._fade)
+            planes = self._mix.take(n)
             frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(planes), format="fltp", layout=PREVIEW_LAYOUT)
             frame.sample_rate = PREVIEW_SAMPLE_RATE
             frame.pts = self._written
@@ -369,21 +475,40 @@ def export_preview(
     Raises :class:`DecodeError` for an unreadable input, :class:`PathError` when the output cannot be written,
     :class:`Cancelled` when ``cancel`` is set (no output file is left behind then).
     """
-    video, track, output = Path(video), Path(track), Path(output)
+    return export_scored_preview(video, [MixCue(0.0, None, Path(track), start)], output,
+                                 progress=progress, cancel=cancel)
+
+
+def export_scored_preview(
+    video: Path | str,
+    cues: Sequence[MixCue],
+    output: Path | str,
+    *,
+    crossfade_seconds: float = DEFAULT_CROSSFADE_SECONDS,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> PreviewReport:
+    """Write ``output`` (MP4): ``video``'s picture scored by ``cues`` (each its track from its section's start),
+    switching at cue boundaries with an equal-power crossfade of ``crossfade_seconds`` centred on the boundary;
+    silence where no cue is. Errors as :func:`export_preview`."""
+    video, output = Path(video), Path(output)
+    cues = sorted(cues, key=lambda c: c.start)
     media.probe_video(video)  # the engine's own checks and messages for files that are no usable video/audio
-    media.probe_audio(track)
-    with _open_input(video) as video_in, _open_input(track) as track_in, atomic_path(output) as tmp:
+    for cue in cues:
+        media.probe_audio(cue.track)
+    with _open_input(video) as video_in, atomic_path(output) as tmp:
         tmp.touch()  # FFmpeg opens its output lazily: an unwritable folder must fail here, naming the output
-        result = _write_preview(video_in, track_in, start, tmp, output, progress, cancel)
+        result = _write_preview(video_in, cues, max(0.0, crossfade_seconds), tmp, output, progress, cancel)
     report(progress, result.duration, result.duration, "done")
     return result
 
 
-def _write_preview(video_in, track_in, start: float, tmp: Path, output: Path, progress, cancel) -> PreviewReport:
+def _write_preview(video_in, cues: Sequence[MixCue], crossfade: float, tmp: Path, output: Path, progress,
+                   cancel) -> PreviewReport:
     """Mux into ``tmp``; the report names ``output`` (where the caller moves the file)."""
     import av
 
-    video, track = Path(video_in.name), Path(track_in.name)
+    video = Path(video_in.name)
     v_in = video_in.streams.video[0]
     duration = _stream_duration(video_in, v_in)
     try:
@@ -391,20 +516,23 @@ def _write_preview(video_in, track_in, start: float, tmp: Path, output: Path, pr
     except (av.FFmpegError, OSError) as exc:
         raise PathError(output, f"cannot write ({exc})") from exc
     copied = v_in.codec_context.name in MP4_COPYABLE_CODECS
-    track_audio = _TrackAudio(track_in, start)
+    mix = _CueMix(cues, duration, crossfade)
     write_video = _copy_video if copied else _encode_video
     try:
-        write_video(video_in, v_in, out, lambda: _AudioWriter(out, track_audio, duration), duration, progress, cancel)
+        write_video(video_in, v_in, out, lambda: _AudioWriter(out, mix, duration), duration, progress, cancel)
     except av.FFmpegError as exc:
-        raise DecodeError(video, f"cannot mix with {track.name} ({exc})") from exc
+        raise DecodeError(video, f"cannot mix in the music ({exc})") from exc
     finally:
         out.close()
-    if track_audio.from_track == 0:
-        raise DecodeError(track, f"no audio could be decoded from {start:.1f} s on")
+        mix.close()
+    for span in mix.spans:
+        if span.first < span.last and (span.source is None or span.source.from_track <= 0):
+            raise DecodeError(span.cue.track, f"no audio could be decoded from {span.cue.section_start:.1f} s on")
     return PreviewReport(
         path=output,
         duration=duration,
         video_copied=copied,
-        audio_start=max(0.0, start),
-        audio_seconds_from_track=min(duration, track_audio.from_track / PREVIEW_SAMPLE_RATE),
+        audio_start=max(0.0, cues[0].section_start) if cues else 0.0,
+        audio_seconds_from_track=min(duration, sum(max(0, s.source.from_track) for s in mix.spans
+                                                   if s.source is not None) / PREVIEW_SAMPLE_RATE),
     )

@@ -9,13 +9,18 @@ Thread roles (decode ahead):
 * the **decode thread** ("emomv-index-decode", :func:`engine.prefetch.prefetched`) opens each file, decodes
   it streamed (``engine.media``) and turns it into VGGish log-mel examples (the extractor's own
   ``stream_examples``, so the indexer's features are exactly ``track_features``'), chunk by chunk, at most
-  :data:`DECODE_AHEAD_CHUNKS` ahead. It never touches the network or SQLite. A file it cannot decode becomes
-  a per-file outcome, not an exception.
+  :data:`DECODE_AHEAD_CHUNKS` ahead. It also keeps the decoded 16 kHz mono audio of the track in flight and,
+  at its end, tracks its beats (:func:`engine.beats.track_beats`: no second decode; the audio of one track is
+  held, 3.8 MB per minute). It never touches the network or SQLite. A file it cannot decode becomes a per-file
+  outcome, not an exception.
 * the **calling thread is the inference thread**: it runs the network on each chunk as it arrives and, between
   tracks, stores the finished track (one transaction). One model, one thread; the SQLite connection stays in
   the thread that opened it.
 
-Memory stays bounded whatever the tracks' lengths. Cancel is checked by the decode thread between blocks and
+Tracks indexed before beats were tracked (features stored, no beat row) get their beats after the main pass:
+decoded again, beats only, VGGish not run (:func:`_track_missing_beats`).
+
+Memory is bounded by the longest track's 16 kHz audio (beats) plus the decode-ahead queue. Cancel is checked by the decode thread between blocks and
 by the inference loop between chunks (the track in flight is dropped, the report says ``cancelled``).
 """
 
@@ -31,6 +36,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 import numpy as np
 
 from . import media
+from .beats import Beats, track_beats
 from .errors import Cancelled, EngineError, PathError
 from .features import AudioInfo, TrackFeatures
 from .jobs import CancelToken, ProgressCallback, check
@@ -83,21 +89,22 @@ def index_library(
     report.unchanged = len(scan.files) - len(todo)
     folder_paths = {i: p for p, i in library.folder_ids(None).items()}
     try:
-        for entry, outcome in _extract(extractor, todo, progress, cancel, started):
-            _record(library, entry, outcome, extractor.backbone_id, folder_paths[entry.folder_id], report)
+        for entry, outcome, beats in _extract(extractor, todo, progress, cancel, started):
+            _record(library, entry, outcome, beats, extractor.backbone_id, folder_paths[entry.folder_id], report)
+        _track_missing_beats(library, extractor.backbone_id, report, progress, cancel)
     except Cancelled:
         report.cancelled = True
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _record(library: Library, entry: FileEntry, outcome: TrackFeatures | EngineError, backbone_id: str,
-            folder: Path, report: IndexReport) -> None:
-    """Store one extraction outcome (features, a skip, or a per-file error) and count it."""
+def _record(library: Library, entry: FileEntry, outcome: TrackFeatures | EngineError, beats: Beats | None,
+            backbone_id: str, folder: Path, report: IndexReport) -> None:
+    """Store one extraction outcome (features and beats, a skip, or a per-file error) and count it."""
     stat_kw = {"size": entry.size, "mtime_ns": entry.mtime_ns, "folder": folder}
     if not isinstance(outcome, EngineError):
         try:
-            library.store_features(entry.path, outcome, backbone_id, **stat_kw)
+            library.store_features(entry.path, outcome, backbone_id, beats=beats, **stat_kw)
         except PathError as exc:
             outcome = exc
         else:
@@ -112,6 +119,39 @@ def _record(library: Library, entry: FileEntry, outcome: TrackFeatures | EngineE
     else:
         report.failed += 1
     report.errors.append((entry.path, reason))
+
+
+def _beats_of(audio: list[np.ndarray], path: Path) -> Beats:
+    """The beats of a track's decoded 16 kHz blocks; no beats (tempo 0) when tracking fails on odd audio."""
+    try:
+        return track_beats(np.concatenate(audio) if audio else np.zeros(0, np.float32))
+    except Exception:  # a beat tracker problem must not cost the track its features
+        _log.exception("beat tracking failed for %s", display_path(path))
+        return Beats(0.0, np.zeros(0), np.zeros(0))
+
+
+def _track_missing_beats(library: Library, backbone_id: str, report: IndexReport,
+                         progress: ProgressCallback | None, cancel: CancelToken | None) -> None:
+    """Beats for indexed tracks that have none yet (a library indexed before beats existed): decode, track, store.
+
+    VGGish is not run. A file that cannot be decoded any more gets an empty grid (so it is not retried every
+    rescan; its features stay usable).
+    """
+    missing = library.without_beats(backbone_id)
+    for done, (track_id, path) in enumerate(missing):
+        check(cancel)
+        if progress is not None:
+            progress(IndexProgress(done, len(missing), f"beats: {display_path(path)}", path=path))
+        audio: list[np.ndarray] = []
+        try:
+            for block in media.iter_audio(path, sample_rate=AUDIO_SAMPLE_RATE):
+                check(cancel)
+                audio.append(block)
+        except EngineError as exc:
+            _log.warning("no beats for %s: %s", display_path(path), exc)
+            audio = []
+        library.store_beats(track_id, _beats_of(audio, path))
+        report.beats_tracked += 1
 
 
 # ------------------------------------------------------------------------------------------ decode ahead
@@ -134,6 +174,7 @@ class _Decoded:
     index: int
     info: AudioInfo
     samples: int
+    beats: Beats
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,9 +191,12 @@ def _decode_all(extractor: "VGGishExtractor", files: list[FileEntry], cancel: Ca
         try:
             info = media.probe_audio(entry.path)
             samples = 0
-            for examples, samples in extractor.stream_examples(entry.path, cancel):
+            audio: list[np.ndarray] = []
+            for examples, samples in extractor.stream_examples(entry.path, cancel, on_audio=audio.append):
                 yield _Chunk(entry, index, info, examples, samples)
-            yield _Decoded(entry, index, info, samples)
+            beats = _beats_of(audio, entry.path)
+            del audio
+            yield _Decoded(entry, index, info, samples, beats)
         except Cancelled:
             raise
         except EngineError as exc:
@@ -163,8 +207,9 @@ def _decode_all(extractor: "VGGishExtractor", files: list[FileEntry], cancel: Ca
 
 
 def _extract(extractor: "VGGishExtractor", files: list[FileEntry], progress: ProgressCallback | None,
-             cancel: CancelToken | None, started: float) -> Iterator[tuple[FileEntry, TrackFeatures | EngineError]]:
-    """Each file's features (or its error), in order, with decoding running ahead of the network."""
+             cancel: CancelToken | None, started: float
+             ) -> Iterator[tuple[FileEntry, TrackFeatures | EngineError, Beats | None]]:
+    """Each file's features and beats (or its error), in order, with decoding running ahead of the network."""
     rows: list[np.ndarray] = []
     messages = prefetched(_decode_all(extractor, files, cancel), DECODE_AHEAD_CHUNKS, cancel=cancel,
                           name="emomv-index-decode")
@@ -179,11 +224,12 @@ def _extract(extractor: "VGGishExtractor", files: list[FileEntry], progress: Pro
                 features = np.concatenate(rows) if rows else np.zeros((0, MUSIC_FEATURE_DIM), np.float32)
                 outcome = TrackFeatures(features, message.samples / AUDIO_SAMPLE_RATE, message.info,
                                         extractor.precision)
+                beats = message.beats
             else:
-                outcome = message.error
+                outcome, beats = message.error, None
             rows = []
             _report(progress, started, len(files), message.index + 1, message.entry, 0.0, None)
-            yield message.entry, outcome
+            yield message.entry, outcome, beats
 
 
 def _report(progress: ProgressCallback | None, started: float, total: int, done: int, entry: FileEntry,

@@ -18,6 +18,17 @@ How a ranking is computed (vectorised; no Python loop over tracks)
        the best section.
     3. Filters mask tracks; a stable sort by score (ties: lower track id first) gives the ranking.
 
+Sections that fit a cue (``Ranker.rank(..., section_seconds=L)``)
+    The stored windows are 30 s means every 4.8 s. A section of ``L`` >= one window is scored as the **mean of
+    the scores of the k consecutive windows inside it** (k = 1 + (L - 29.76) // 4.8), computed for every start
+    window at once from a prefix sum of the window scores (no re-embedding, nothing re-decoded); a shorter
+    section is scored by the one window centred on it (the 30 s context the model was trained on; see
+    docs/scenes-and-cues.md for why). Only start windows whose k windows lie inside the track count; a track
+    with fewer windows is scored by the mean of all of them and, when shorter than ``L``, marked
+    ``covers=False``. The per-length index arrays are kept in a small LRU (:data:`SECTION_ENTRIES`). The top
+    tracks' sections are then moved to the nearest downbeat (else beat) from which the whole section fits in
+    the track (:func:`fit_section`), using the beat grids stored by the indexer.
+
 Displayed emotion probabilities (the query's and each suggestion's) are the model's calibrated ones,
 ``softmax(logits / T)`` with the head's temperature; the predicted emotion (the argmax) does not depend on T.
 A single-task model has no emotion heads: its query and suggestions carry ``emotion_probs=None`` rather
@@ -38,10 +49,11 @@ import numpy as np
 import torch
 
 from . import cache as cache_file_format
+from .beats import Beats
 from .emotions import Emotion
 from .errors import EngineError
 from .jobs import CancelToken, ProgressCallback, check, report
-from .library import Library, TrackTable, WindowMatrix
+from .library import GEOMETRY, Library, TrackTable, WindowMatrix
 from .model import RetrievalModel
 from .protocol import MUSIC_BACKBONE
 
@@ -63,6 +75,7 @@ __all__ = [
     "embed_query",
     "refresh_cache",
     "softmax",
+    "fit_section",
 ]
 
 EMBED_BATCH_WINDOWS = 16_384
@@ -79,10 +92,13 @@ SCORE_ALIGN = 8
 69 -> 72, the cosine's 64 unchanged): OpenBLAS's float32 matrix-vector product over 1M rows took ~20 ms with
 69-float rows against ~15 ms with 72 (measured, one thread), for 4% more memory. Zeros add nothing to a score."""
 
+SECTION_ENTRIES = 8
+"""How many section lengths (per library state and model) keep their window index arrays (LRU)."""
+
 CACHE_ENTRIES = 2
 """How many (library, model, backbone) embedding caches the process keeps (current + previous model)."""
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 """Version of what :meth:`EmbeddingCache.save` stores; a file of another version is rebuilt."""
 
 
@@ -249,7 +265,7 @@ class EmbeddingCache:
 
     # ------------------------------------------------------------------ persistence
     _ARRAYS = ("offsets", "starts", "ends", "vectors", "emotion_logits")
-    _TRACK_ARRAYS = ("ids", "counts", "durations")
+    _TRACK_ARRAYS = ("ids", "counts", "durations", "bpms")
     _TRACK_TEXT = ("paths", "titles", "artists", "albums")
 
     def save(self, path: Path, *, model_id: str, backbone_id: str, library_identity: list[int]) -> bool:
@@ -281,8 +297,7 @@ class EmbeddingCache:
             text = {name: cache_file_format.TextColumn(arrays, f"tracks.{name}", cache_file_format.decode_text)
                     for name in cls._TRACK_TEXT}
             text["paths"] = cache_file_format.TextColumn(arrays, "tracks.paths", cache_file_format.decode_path)
-            tracks = TrackTable(*(arrays[f"tracks.{n}"] for n in cls._TRACK_ARRAYS),
-                                *(text[n] for n in cls._TRACK_TEXT))
+            tracks = TrackTable(**{n: arrays[f"tracks.{n}"] for n in cls._TRACK_ARRAYS}, **text)
             return cls(generation, tracks, *(arrays.get(n) for n in cls._ARRAYS[:4]), int(meta["score_dim"]),
                        arrays.get("emotion_logits"), float(meta["music_temperature"]),
                        cache_file_format.TextColumn(arrays, "haystacks", cache_file_format.decode_text))
@@ -402,15 +417,18 @@ class RankFilter:
     """Which tracks may be suggested. ``None`` fields do not filter.
 
     ``emotions``: the track's predicted emotion (on its best section) is one of these; ``min_duration``:
-    the track lasts at least this many seconds (e.g. the video's length); ``text``: case-insensitive
-    substring of title, artist, album or path; ``exclude``: track ids never suggested (a temp track and its
-    duplicates).
+    the track lasts at least this many seconds (e.g. the video's length, or a cue's: only tracks that cover
+    it); ``text``: case-insensitive substring of title, artist, album or path; ``bpm_min``/``bpm_max``: the
+    track's tempo lies in this range (inclusive; a track without a tempo is then left out); ``exclude``: track
+    ids never suggested (a temp track and its duplicates).
     """
 
     emotions: frozenset[Emotion] | None = None
     min_duration: float | None = None
     text: str | None = None
     exclude: frozenset[int] = frozenset()
+    bpm_min: float | None = None
+    bpm_max: float | None = None
 
     def __post_init__(self) -> None:
         if self.emotions is not None:
@@ -431,6 +449,8 @@ class Suggestion:
     The score is the cosine of the video's and the window's embeddings, plus for a blended model (one with an
     ``agreement_weight`` lambda) the emotion agreement ``lambda * <p_video, p_music>`` of the raw head softmaxes.
     ``emotion_probs`` are the music head's calibrated probabilities on the best section (``softmax(logits / T)``).
+    ``bpm`` is the track's tempo (None when none was found or not tracked yet). ``covers`` is set when a
+    section length was asked for: False when the track is shorter than it (its section is then all of it).
     """
 
     rank: int
@@ -445,7 +465,8 @@ class Suggestion:
     best_end: float
     emotion_probs: np.ndarray | None
     emotion: Emotion | None
-
+    bpm: float | None = None
+    covers: bool | None = None
 
 
 
@@ -470,30 +491,51 @@ class Ranker:
         """Build (or reuse) the music score-vector cache for the library's current state."""
         return _CACHES.get(self.library, self.model, self.model_id, self.backbone_id, progress=progress, cancel=cancel)
 
-    def rank(self, query: VideoQuery, *, top: int | None = None, filters: RankFilter = RankFilter()) -> list[Suggestion]:
-        """The tracks best matching ``query``, best first (all that pass ``filters`` when ``top`` is None)."""
-        return self.rank_by(lambda cache: cache.scores(query.score_vector), top=top, filters=filters)
+    def rank(self, query: VideoQuery, *, top: int | None = None, filters: RankFilter = RankFilter(),
+             section_seconds: float | None = None) -> list[Suggestion]:
+        """The tracks best matching ``query``, best first (all that pass ``filters`` when ``top`` is None).
+
+        ``section_seconds``: each track's best section has this length (a cue's) and starts on a beat (a
+        downbeat where found); None: the best 30 s window, as stored.
+        """
+        return self.rank_by(lambda cache: cache.scores(query.score_vector), top=top, filters=filters,
+                            section_seconds=section_seconds)
 
     def rank_by(self, window_scores: Callable[[EmbeddingCache], np.ndarray], *, top: int | None = None,
-                filters: RankFilter = RankFilter()) -> list[Suggestion]:
+                filters: RankFilter = RankFilter(), section_seconds: float | None = None) -> list[Suggestion]:
         """Like :meth:`rank`, for any per-window score: ``window_scores(cache)`` gives one score per cached window
         (W,), e.g. a temp track's blend of feel and sound or the valence-arousal blend (engine.queries, engine.va).
         """
         if top is not None and top < 0:
             raise ValueError(f"top must be >= 0, not {top}")
+        if section_seconds is not None and not section_seconds > 0:
+            raise RankingError(f"a section must last more than 0 s, not {section_seconds}")
         check_filter(self.model, filters)
         cache = self.prepare()
         if len(cache.tracks) == 0:
             return []
         scores = window_scores(cache)
+        sections = None
+        if section_seconds is not None:
+            sections = _SECTIONS.get(cache, section_seconds)
+            scores = sections.scores(scores)
         track_scores = cache.track_scores(scores)
         every_best = None
         if filters.emotions is not None:  # the filter needs every track's best section first
             every_best = cache.best_windows(scores, track_scores)
-        candidates = np.flatnonzero(self._mask(cache, filters, every_best))
+        emotion_windows = every_best if sections is None or every_best is None else sections.middle(every_best)
+        candidates = np.flatnonzero(self._mask(cache, filters, emotion_windows))
         order = _best_first(candidates, track_scores[candidates], top)
         best = every_best[order] if every_best is not None else cache.best_windows(scores, track_scores, order)
-        return self._suggestions(cache, order, track_scores[order], best)
+        if sections is None:
+            return self._suggestions(cache, order, track_scores[order], best)
+        found = self._suggestions(cache, order, track_scores[order], sections.middle(best))
+        grids = self.library.beats(int(cache.tracks.ids[i]) for i in order)
+        return [
+            dataclasses.replace(s, **dict(zip(("best_start", "best_end", "covers"), fit_section(
+                grids.get(s.track_id), sections.raw_start(cache, w), section_seconds, s.duration))))
+            for s, w in zip(found, best)
+        ]
 
     @staticmethod
     def _mask(cache: EmbeddingCache, filters: RankFilter, best: np.ndarray | None) -> np.ndarray:
@@ -501,6 +543,10 @@ class Ranker:
         keep = np.ones(len(tracks), dtype=bool)
         if filters.min_duration is not None:
             keep &= tracks.durations >= filters.min_duration
+        if filters.bpm_min is not None:
+            keep &= tracks.bpms >= filters.bpm_min  # NaN (no tempo) compares False
+        if filters.bpm_max is not None:
+            keep &= tracks.bpms <= filters.bpm_max
         if filters.text:
             needle = filters.text.casefold()
             keep &= np.fromiter((needle in h for h in cache.haystacks), dtype=bool, count=len(tracks))
@@ -531,6 +577,7 @@ class Ranker:
                 best_end=round(float(cache.ends[windows[n]]), 3),
                 emotion_probs=None if probs is None else probs[n],
                 emotion=emotions[n],
+                bpm=None if np.isnan(tracks.bpms[i]) else round(float(tracks.bpms[i]), 2),
             )
             for n, i in enumerate(order)
         ]
@@ -552,3 +599,100 @@ def _best_first(candidates: np.ndarray, scores: np.ndarray, top: int | None) -> 
 def clear_caches() -> None:
     """Drop every cached score-vector matrix (frees memory; the next ranking rebuilds)."""
     _CACHES.clear()
+    _SECTIONS.clear()
+
+
+# ------------------------------------------------------------------------------- sections of a cue's length
+@dataclasses.dataclass(frozen=True)
+class SectionIndex:
+    """For one section length over one :class:`EmbeddingCache`: which windows a section starting at each
+    window averages. ``stops[j]``: one past the last window of the section starting at window ``j`` (inside
+    its track); ``valid[j]``: whether such a section exists (its k windows fit in the track, or ``j`` is the
+    first window of a track with fewer than k windows)."""
+
+    seconds: float
+    windows: int
+    stops: np.ndarray
+    valid: np.ndarray
+
+    @classmethod
+    def build(cls, cache: EmbeddingCache, seconds: float) -> "SectionIndex":
+        window = GEOMETRY.window_frames * GEOMETRY.frame_seconds
+        hop = GEOMETRY.hop_frames * GEOMETRY.frame_seconds
+        k = 1 if seconds <= window else 1 + int((seconds - window) / hop + 1e-6)
+        track_end = np.repeat(cache.offsets + cache.tracks.counts, cache.tracks.counts)
+        index = np.arange(len(track_end), dtype=np.int64)
+        stops = np.minimum(index + k, track_end).astype(np.int32)  # 2**31 windows is ~6M hours of music
+        first = np.zeros(len(index), dtype=bool)
+        first[cache.offsets] = True
+        valid = (index + k <= track_end) | first
+        return cls(seconds, k, stops, valid)
+
+    def scores(self, window_scores: np.ndarray) -> np.ndarray:
+        """Per start window, the mean score of its section's windows; -inf where no section starts."""
+        if self.windows == 1:
+            return window_scores
+        prefix = np.zeros(len(window_scores) + 1, dtype=np.float64)
+        np.cumsum(window_scores, dtype=np.float64, out=prefix[1:])
+        index = np.arange(len(window_scores))
+        means = (prefix[self.stops] - prefix[:-1]) / (self.stops - index)
+        return np.where(self.valid, means, -np.inf).astype(np.float32)
+
+    def middle(self, starts: np.ndarray) -> np.ndarray:
+        """The middle window of the sections starting at ``starts`` (the music head's emotion is read there)."""
+        return starts + (self.stops[starts] - starts - 1) // 2
+
+    def raw_start(self, cache: EmbeddingCache, start: int) -> float:
+        """Where the section starting at window ``start`` begins before snapping: the window's start, or for a
+        section shorter than a window, centred in it."""
+        begin, end = float(cache.starts[start]), float(cache.ends[start])
+        return begin if self.seconds >= end - begin else begin + (end - begin - self.seconds) / 2
+
+
+class _SectionStore:
+    """LRU of :class:`SectionIndex` keyed by (cache identity and generation, section length)."""
+
+    def __init__(self, entries: int = SECTION_ENTRIES) -> None:
+        self._entries = entries
+        self._items: collections.OrderedDict[tuple, tuple[EmbeddingCache, SectionIndex]] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, cache: EmbeddingCache, seconds: float) -> SectionIndex:
+        key = (id(cache), cache.generation, round(float(seconds), 3))
+        with self._lock:
+            item = self._items.get(key)
+            if item is None or item[0] is not cache:
+                item = (cache, SectionIndex.build(cache, float(seconds)))
+            self._items[key] = item
+            self._items.move_to_end(key)
+            while len(self._items) > self._entries:
+                self._items.popitem(last=False)
+            return item[1]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_SECTIONS = _SectionStore()
+
+
+def fit_section(beats: Beats | None, start: float, seconds: float, duration: float | None
+                ) -> tuple[float, float, bool]:
+    """A section of ``seconds`` near ``start`` that starts on a beat and fits in the track: ``(start, end, covers)``.
+
+    The start is the downbeat (else, when the track has no downbeats, the beat) nearest ``start`` from which
+    the whole section fits before ``duration``; without beats, ``start`` itself, moved back to fit. A track
+    shorter than ``seconds`` gives its whole length and ``covers=False``.
+    """
+    duration = float("inf") if duration is None else float(duration)
+    if duration + 1e-3 < seconds:
+        return 0.0, round(duration, 3), False
+    latest = duration - seconds + 1e-3
+    for grid in (() if beats is None else (beats.downbeats, beats.beats)):
+        fits = np.asarray(grid)[np.asarray(grid) <= latest]
+        if len(fits):
+            chosen = float(fits[np.argmin(np.abs(fits - start))])
+            return round(chosen, 3), round(chosen + seconds, 3), True
+    chosen = min(max(0.0, start), max(0.0, duration - seconds))
+    return round(chosen, 3), round(chosen + seconds, 3), True

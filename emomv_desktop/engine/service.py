@@ -36,6 +36,7 @@ from .loading import Backends, LoadedModel
 if TYPE_CHECKING:
     import numpy as np
 
+    from .choices import VideoChoices
     from .backbones import SlowFastExtractor, VGGishExtractor
     from .export import PreviewReport
     from .library import IndexReport, Library, LibraryStats, Track
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from .queries import Feedback, TempTrackQuery
     from .va import VASpace
     from .ranking import RankFilter, Ranker, Suggestion, VideoQuery
+    from .scenes import Cue, Scene
 
 _log = logging.getLogger(__name__)
 
@@ -57,10 +59,14 @@ __all__ = [
     "QUERY_KINDS",
     "STILLS_NOTE",
     "VAMap",
+    "SceneAnalysis",
     "check_video_path",
+    "export_cue_sheet",
     "export_preview",
     "export_results",
     "probe_input",
+    "export_scored_preview",
+    "export_timeline",
     "probe_video",
 ]
 
@@ -104,6 +110,8 @@ class Analysis:
     feedback: "Feedback | None" = None
     sound_weight: float | None = None
     images: tuple[Path, ...] = ()
+    cue: "Cue | None" = None
+    """The cue these suggestions are for (:meth:`InferenceSession.rank_cue`); None for a whole-video query."""
 
     def document(self, suggestions: Sequence["Suggestion"] | None = None) -> dict[str, Any]:
         """The suggestions document (``suggest --json``, the JSON export) of these or the given ``suggestions``."""
@@ -154,6 +162,29 @@ class VAMap:
     @property
     def anchors(self) -> "np.ndarray":
         return self.space.coordinates
+
+
+@dataclasses.dataclass(frozen=True)
+class SceneAnalysis:
+    """A video cut into scenes (:meth:`InferenceSession.analyse_scenes`): one cue per scene and the whole video.
+
+    ``scenes`` carry their SlowFast features and queries; ``cues[k]`` is scene ``k``'s cue; ``whole`` the whole
+    video (its feature is the duration-weighted mean over the scenes).
+    """
+
+    path: Path
+    info: "VideoInfo"
+    scenes: list["Scene"]
+    cues: list["Cue"]
+    whole: "Cue"
+    random_networks: bool = False
+
+    def document(self, whole: Analysis, cues: Sequence[Analysis]) -> dict[str, Any]:
+        """The suggestions document of ``whole`` (the whole-video cue's ranking) plus ``cues``: one record per
+        ranked cue (:func:`engine.export.cue_record`: label, start, end, scenes, emotion, suggestions)."""
+        from .export import cue_record
+
+        return {**whole.document(), "cues": [cue_record(a.cue, a.query, a.suggestions) for a in cues]}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -309,6 +340,62 @@ class InferenceSession:
         ranker.prepare(progress=progress, cancel=cancel)  # re-embeds the library only if it changed
         suggestions = ranker.rank(query, top=top, filters=filters)
         return Analysis(query, suggestions, loaded, filters, random_networks=not extractor.pretrained)
+
+    def analyse_scenes(
+        self,
+        path: Path | str,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        *,
+        min_scene_seconds: float | None = None,
+        merge_threshold: float | None = None,
+    ) -> SceneAnalysis:
+        """Probe ``path``, find its shots, analyse them with SlowFast and merge them into scenes (no ranking).
+
+        ``min_scene_seconds``: the shortest scene (default :data:`engine.scenes.DEFAULT_MIN_SCENE_SECONDS`);
+        ``merge_threshold``: the cosine at which neighbouring shots join (default
+        :data:`engine.scenes.DEFAULT_MERGE_THRESHOLD`; above 1 keeps every shot a scene).
+        """
+        from . import scenes as scene_module
+
+        loaded, extractor, _ranker = self._require()
+        info = probe_video(path)
+        minimum = scene_module.DEFAULT_MIN_SCENE_SECONDS if min_scene_seconds is None else min_scene_seconds
+        merge = scene_module.DEFAULT_MERGE_THRESHOLD if merge_threshold is None else merge_threshold
+        found = scene_module.analyse_scenes(Path(path), extractor, loaded.model, min_scene_seconds=minimum,
+                                            merge_threshold=merge, progress=progress, cancel=cancel)
+        return SceneAnalysis(Path(path), info, found, scene_module.scene_cues(found),
+                             scene_module.whole_video_cue(found), random_networks=not extractor.pretrained)
+
+    def rank_cue(
+        self,
+        scene_analysis: SceneAnalysis,
+        cue: "Cue",
+        top: int | None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        *,
+        filters: "RankFilter | None" = None,
+    ) -> Analysis:
+        """Suggestions for ``cue``: its duration-weighted query, each track's best section of the cue's length
+        snapped to the track's beats (``Suggestion.covers`` False where the track is shorter). Scenes without
+        features (a split's halves) are analysed first. No ranking of the whole video; milliseconds once the
+        library is embedded.
+        """
+        from .ranking import RankFilter, check_filter
+        from .scenes import cue_query, describe_scenes
+
+        loaded, extractor, ranker = self._require()
+        filters = filters or RankFilter()
+        check_filter(loaded.model, filters)
+        scenes = scene_analysis.scenes
+        if any(scenes[i].features is None for i in cue.scenes):
+            scenes = describe_scenes(scenes, loaded.model, extractor=extractor, path=scene_analysis.path,
+                                     progress=progress, cancel=cancel)
+        query = cue_query(scenes, cue, loaded.model, path=scene_analysis.path)
+        ranker.prepare(progress=progress, cancel=cancel)
+        suggestions = ranker.rank(query, top=top, filters=filters, section_seconds=cue.duration)
+        return Analysis(query, suggestions, loaded, filters, random_networks=not extractor.pretrained, cue=cue)
 
     def _require(self) -> "tuple[LoadedModel, SlowFastExtractor, Ranker]":
         if self._ranker is None or self._extractor is None or self._loaded is None:
@@ -571,3 +658,38 @@ def export_preview(
     from .export import export_preview as write
 
     return write(video, track, start, output, progress=progress, cancel=cancel)
+
+
+# ----------------------------------------------------------------------------------------- the editor's choices
+def export_timeline(
+    path: Path | str, choices: "VideoChoices", fmt: str | None = None,
+    _progress: ProgressCallback | None = None, _cancel: CancelToken | None = None,
+    *, fade_seconds: float = 0.0, overlap_seconds: float = 0.0, relative_paths: bool = False,
+) -> Path:
+    """The scored cut as an editor's timeline: ``fmt`` (``engine.timeline.FORMATS``) or by the file's suffix."""
+    from .timeline import export_timeline as write
+
+    return write(path, choices.video, choices.cue_choices(), fmt=fmt, fade_seconds=fade_seconds,
+                 overlap_seconds=overlap_seconds, relative_paths=relative_paths)
+
+
+def export_cue_sheet(path: Path | str, choices: "VideoChoices", _progress: ProgressCallback | None = None,
+                     _cancel: CancelToken | None = None) -> Path:
+    """The cue sheet (CSV) of the chosen music."""
+    from .timeline import export_cue_sheet as write
+
+    return write(path, choices.video, choices.cue_choices())
+
+
+def export_scored_preview(
+    video: Path | str, choices: "VideoChoices", output: Path | str,
+    progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+    *, crossfade_seconds: float | None = None,
+) -> "PreviewReport":
+    """An MP4 of the whole cut with every cue's chosen section, crossfading at cue boundaries
+    (``crossfade_seconds``; default :data:`engine.export.DEFAULT_CROSSFADE_SECONDS`)."""
+    from .export import DEFAULT_CROSSFADE_SECONDS, MixCue, export_scored_preview as write
+
+    cues = [MixCue(c.cue_start, c.cue_end, c.track_path, c.section_start) for c in choices.choices]
+    fade = DEFAULT_CROSSFADE_SECONDS if crossfade_seconds is None else crossfade_seconds
+    return write(video, cues, output, crossfade_seconds=fade, progress=progress, cancel=cancel)

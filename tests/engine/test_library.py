@@ -189,6 +189,10 @@ def _backups(path: Path) -> list[Path]:
 
 def test_migrations_run_once_after_a_backup(tmp_path, monkeypatch):
     db = tmp_path / "lib.sqlite3"
+    # a history of one migration that builds today's tables, so the added one below is the second
+    released = schema_module.MIGRATIONS
+    today = Migration("0001_initial", lambda conn: [m.apply(conn) for m in released])
+    monkeypatch.setattr(schema_module, "MIGRATIONS", (today,))
     with Library(db) as lib:
         store(lib, lib.add_folder(tmp_path), "a.wav", 12)
     assert _backups(db) == []  # a new database has nothing to back up
@@ -538,3 +542,56 @@ def test_opening_a_missing_library_to_look_creates_nothing(tmp_path):
         with pytest.raises(LibraryError, match="no library database"):
             open_()
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------------------- beats
+def _click_folder(folder: Path) -> dict[str, float]:
+    """Two generated tracks at known tempi, written at 44.1 kHz (the indexer resamples to 16 kHz)."""
+    tempi = {"click120.wav": 120.0, "pattern97.flac": 97.0}
+    signals = (media_factory.click_track(120, 40, 44_100, accent_every=4), media_factory.beat_pattern(97, 40, 44_100))
+    for name, (signal, _) in zip(tempi, signals):
+        media_factory.write_audio(folder / name, data=signal[:, None], sample_rate=44_100)
+    return tempi
+
+
+def test_indexing_stores_each_tracks_tempo_from_the_vggish_decode(lib, folder, vggish, monkeypatch):
+    tempi = _click_folder(folder)
+    decodes = []
+    real_iter = indexer_module.media.iter_audio
+    monkeypatch.setattr(indexer_module.media, "iter_audio", lambda *a, **k: decodes.append(a) or real_iter(*a, **k))
+    report = index_library(lib, vggish)
+    assert report.indexed == 2 and report.beats_tracked == 0
+    assert sorted(p.name for (p,) in decodes) == sorted(tempi)  # one decode per file: beats share VGGish's
+    for track in lib.tracks():
+        assert track.bpm == pytest.approx(tempi[track.path.name], rel=0.02)
+    beats = lib.beats([t.id for t in lib.tracks()])
+    assert all(len(b.beats) > 60 for b in beats.values())
+    with lib.window_snapshot(MUSIC_BACKBONE) as snapshot:
+        assert sorted(np.round(snapshot.tracks.bpms)) == [97.0, 120.0]
+
+
+def test_a_library_from_before_beats_gets_them_at_its_rescan_without_vggish(tmp_path, vggish, monkeypatch):
+    db = tmp_path / "lib.sqlite3"
+    music = tmp_path / "music"
+    music.mkdir()
+    tempi = _click_folder(music)
+    with Library(db) as lib:
+        index_library(lib, vggish, folders=[music])
+    with sqlite3.connect(db) as raw:  # back to the schema before beats: no table, no migration recorded
+        raw.execute("DROP TABLE beats")
+        raw.execute("DELETE FROM migrations WHERE name = '0003_beats'")
+        raw.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    calls = []
+    monkeypatch.setattr(type(vggish), "embed", lambda *a, **k: calls.append("embed"))
+    monkeypatch.setattr(type(vggish), "stream_examples", lambda *a, **k: calls.append("stream") or iter(()))
+    with Library(db) as lib:
+        (backup,) = _backups(db)
+        assert all(t.bpm is None for t in lib.tracks())
+        report = index_library(lib, vggish)
+        assert (report.indexed, report.unchanged, report.beats_tracked) == (0, 2, 2)
+        assert calls == []
+        for track in lib.tracks():
+            assert track.bpm == pytest.approx(tempi[track.path.name], rel=0.02)
+        assert index_library(lib, vggish).beats_tracked == 0  # done once
+    with sqlite3.connect(backup) as old:
+        assert "beats" not in [r[0] for r in old.execute("SELECT name FROM sqlite_master")]

@@ -28,7 +28,8 @@ class LibraryError(PathError):
 
 @dataclasses.dataclass(frozen=True)
 class Track:
-    """One file of the library. ``mtime`` is in seconds; ``error`` is set when ``status`` is FAILED."""
+    """One file of the library. ``mtime`` is in seconds; ``error`` is set when ``status`` is FAILED; ``bpm`` is the
+    tracked tempo (None when no beat was found or the beats were not tracked yet)."""
 
     id: int
     path: Path
@@ -42,6 +43,7 @@ class Track:
     error: str | None
     precision: str | None = None
     """How the features were computed ("fp32", "bf16", "fp16"), None if not recorded."""
+    bpm: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,7 +76,10 @@ class WindowMatrix:
 
 @dataclasses.dataclass(frozen=True)
 class TrackTable:
-    """The indexed tracks of one backbone in track-id order: row ``i`` owns the ``i``-th run of windows."""
+    """The indexed tracks of one backbone in track-id order: row ``i`` owns the ``i``-th run of windows.
+
+    ``bpms`` is NaN for a track without a tempo (none found, or not tracked yet).
+    """
 
     ids: np.ndarray
     counts: np.ndarray
@@ -83,10 +88,12 @@ class TrackTable:
     titles: list[str | None]
     artists: list[str | None]
     albums: list[str | None]
+    bpms: np.ndarray
 
     @classmethod
     def from_rows(cls, rows: list[tuple]) -> "TrackTable":
-        ids, counts, durations, raw_paths, titles, artists, albums = zip(*rows) if rows else ((),) * 7
+        """Rows of (id, window count, duration, path, title, artist, album, bpm)."""
+        ids, counts, durations, raw_paths, titles, artists, albums, bpms = zip(*rows) if rows else ((),) * 8
         return cls(
             np.array(ids, dtype=np.int64),
             np.array(counts, dtype=np.int64),
@@ -95,6 +102,7 @@ class TrackTable:
             list(titles),
             list(artists),
             list(albums),
+            np.array([np.nan if b is None else b for b in bpms], dtype=np.float64),
         )
 
     def __len__(self) -> int:
@@ -129,6 +137,8 @@ class IndexReport:
     """What one :func:`engine.indexer.index_library` run did. ``errors`` lists ``(path, reason)`` for files
     and folders, the skipped files (a video without an audio track) included.
 
+    ``beats_tracked`` counts tracks indexed earlier that got their beats in this run (VGGish not run).
+
     A cancelled run returns its report with ``cancelled=True``: the tracks finished before the cancel are
     stored and counted.
     """
@@ -142,6 +152,7 @@ class IndexReport:
     seconds: float = 0.0
     audio_seconds: float = 0.0
     skipped: int = 0
+    beats_tracked: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -69,9 +69,22 @@ def _track_precision(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE tracks ADD COLUMN precision TEXT")
 
 
+def _beats(db: sqlite3.Connection) -> None:
+    # One row per track whose beats were tracked: ``bpm`` NULL when none were found (the row still says
+    # "tried", so a rescan does not decode the file again); beat and downbeat times as float32 seconds.
+    db.execute(
+        """CREATE TABLE beats (
+               track_id INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,
+               bpm REAL,
+               beats BLOB NOT NULL,
+               downbeats BLOB NOT NULL)"""
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", _initial_schema),
     Migration("0002_track_precision", _track_precision),
+    Migration("0003_beats", _beats),
 )
 """Every schema change ever made, in order. Append only; never edit or reorder a released one."""
 

@@ -38,6 +38,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .. import paths
+from ..beats import Beats
 from ..errors import PathError
 from ..features import TrackFeatures
 from ..protocol import MUSIC_FEATURE_DIM, VGGISH_FRAME_SECONDS
@@ -290,16 +291,43 @@ class Library:
     def tracks(self, *, status: TrackStatus | None = None) -> list[Track]:
         """Every track (or those with ``status``), by path."""
         sql = (
-            "SELECT id, path, size, mtime_ns, duration, title, artist, album, status, error, precision FROM tracks"
-            + (" WHERE status = ?" if status else "")
-            + " ORDER BY path"
+            "SELECT t.id, t.path, t.size, t.mtime_ns, t.duration, t.title, t.artist, t.album, t.status, t.error,"
+            " t.precision, b.bpm FROM tracks t LEFT JOIN beats b ON b.track_id = t.id"
+            + (" WHERE t.status = ?" if status else "")
+            + " ORDER BY t.path"
         )
         with self._transaction() as db:
             rows = db.execute(sql, (status.value,) if status else ()).fetchall()
         return [
-            Track(i, Path(os.fsdecode(p)), size, mtime / 1e9, dur, title, artist, album, TrackStatus(st), err, prec)
-            for i, p, size, mtime, dur, title, artist, album, st, err, prec in rows
+            Track(i, Path(os.fsdecode(p)), size, mtime / 1e9, dur, title, artist, album, TrackStatus(st), err,
+                  precision=prec, bpm=bpm)
+            for i, p, size, mtime, dur, title, artist, album, st, err, prec, bpm in rows
         ]
+
+    def beats(self, track_ids: Iterable[int]) -> dict[int, Beats]:
+        """The stored beat grids of ``track_ids`` (tracks without a row are absent; none found: tempo 0)."""
+        ids = [int(i) for i in track_ids]
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self._transaction() as db:
+            rows = db.execute(f"SELECT track_id, bpm, beats, downbeats FROM beats WHERE track_id IN ({marks})",
+                              ids).fetchall()
+        return {
+            i: Beats(bpm or 0.0, np.frombuffer(b, np.float32).astype(np.float64),
+                     np.frombuffer(d, np.float32).astype(np.float64))
+            for i, bpm, b, d in rows
+        }
+
+    def without_beats(self, backbone_id: str) -> list[tuple[int, Path]]:
+        """Indexed tracks (of ``backbone_id``, current geometry) whose beats were never tracked, by path."""
+        with self._transaction() as db:
+            rows = db.execute(
+                f"SELECT t.id, t.path FROM tracks t LEFT JOIN beats b ON b.track_id = t.id"
+                f" WHERE {_RANKABLE} AND b.track_id IS NULL ORDER BY t.path",
+                (TrackStatus.INDEXED.value, backbone_id, GEOMETRY.key),
+            ).fetchall()
+        return [(i, Path(os.fsdecode(p))) for i, p in rows]
 
     def failures(self) -> list[Track]:
         """Tracks that could not be indexed, with their error."""
@@ -331,8 +359,9 @@ class Library:
         with self._transaction() as db:
             generation = int(db.execute("SELECT value FROM meta WHERE key = ?", (Meta.GENERATION.value,)).fetchone()[0])
             rows = db.execute(
-                "SELECT t.id, w.count, t.duration, t.path, t.title, t.artist, t.album FROM tracks t"
-                f" JOIN windows w ON w.track_id = t.id WHERE {_RANKABLE} ORDER BY t.id",
+                "SELECT t.id, w.count, t.duration, t.path, t.title, t.artist, t.album, b.bpm FROM tracks t"
+                " JOIN windows w ON w.track_id = t.id LEFT JOIN beats b ON b.track_id = t.id"
+                f" WHERE {_RANKABLE} ORDER BY t.id",
                 params,
             ).fetchall()
             table = TrackTable.from_rows(rows)
@@ -365,12 +394,14 @@ class Library:
 
     # ----------------------------------------------------------------------------------------- writing
     def store_features(
-        self, path: Path | str, features: TrackFeatures, backbone_id: str, *, size: int, mtime_ns: int, folder: Path
+        self, path: Path | str, features: TrackFeatures, backbone_id: str, *, size: int, mtime_ns: int, folder: Path,
+        beats: Beats | None = None,
     ) -> int:
-        """Store one track's features, pooled into windows, in one transaction; returns the track id.
+        """Store one track's features, pooled into windows, and its ``beats``, in one transaction; returns the id.
 
         ``folder`` must be registered. Used by the indexer and by callers that bring their own features
-        (e.g. EmoMV's released per-segment VGGish features). Raises :class:`PathError` for a track too short
+        (e.g. EmoMV's released per-segment VGGish features). Without ``beats`` any stored grid is dropped (the
+        next rescan tracks them, see :meth:`without_beats`). Raises :class:`PathError` for a track too short
         to have a single VGGish frame.
         """
         path = Path(path)
@@ -384,7 +415,26 @@ class Library:
                 features.precision,
             )
             self._write_windows(db, track_id, starts, ends, means)
+            self._write_beats(db, track_id, beats)
         return track_id
+
+    def store_beats(self, track_id: int, beats: Beats) -> None:
+        """Store (replace) the beat grid of an indexed track, e.g. one indexed before beats were tracked."""
+        with self._transaction(write=True) as db:
+            self._write_beats(db, track_id, beats)
+            self._bump_generation(db)
+
+    @staticmethod
+    def _write_beats(db, track_id: int, beats: Beats | None) -> None:
+        if beats is None:
+            db.execute("DELETE FROM beats WHERE track_id = ?", (track_id,))
+            return
+        db.execute(
+            "INSERT OR REPLACE INTO beats (track_id, bpm, beats, downbeats) VALUES (?, ?, ?, ?)",
+            (track_id, float(beats.tempo) if beats.found else None,
+             np.ascontiguousarray(beats.beats, np.float32).tobytes(),
+             np.ascontiguousarray(beats.downbeats, np.float32).tobytes()),
+        )
 
     def store_failure(
         self, path: Path | str, reason: str, backbone_id: str, *, size: int, mtime_ns: int, folder: Path
