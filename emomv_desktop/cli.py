@@ -5,6 +5,8 @@
     emomv-desktop suggest VIDEO [--top N] [--json] [--emotion E] [--min-duration S|video] [--text T]
                                [--bpm LO-HI] [--scenes [--covering] [--min-scene S] [--merge-threshold C]]
     emomv-desktop export CHOICES.json [--timeline OUT.{otio,xml,fcpxml,edl}] [--cue-sheet OUT.csv] [--fade S]
+    emomv-desktop suggest AUDIO [--sound-weight W] | suggest IMAGE [IMAGE...] | suggest FOLDER_OF_IMAGES
+                  [--like ID] [--dislike ID]      a temp track, stills or a mood board; more like / not like
     emomv-desktop library status [--json] | library remove DIR
     emomv-desktop models status | models download [KEY...] [--url URL] | models import FILE [--key KEY]
 
@@ -222,7 +224,12 @@ def _bpm_range(text: str | None) -> tuple[float | None, float | None]:
 def _cmd_suggest(args: argparse.Namespace) -> int:
     from .engine import service
 
-    video = service.check_video_path(args.video)
+    kind = _query_kind(args.inputs)
+    if kind != "video":
+        return _cmd_suggest_query(args, kind)
+    if args.sound_weight is not None:
+        raise CliError("--sound-weight is for a temp track (an audio file)")
+    video = service.check_video_path(args.inputs[0])
     if args.top is not None and args.top < 1:
         raise CliError("--top must be at least 1")
     if args.clips is not None and args.clips < 1:
@@ -248,6 +255,8 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
                 return _suggest_scenes(session, video, args, filters, bar, token)
             analysis = session.analyse(video, args.top, bar, token, filters=filters,
                                        at_least_video_length=args.min_duration == VIDEO_LENGTH)
+            if feedback := _feedback(args):
+                analysis = session.apply_feedback(analysis, feedback, args.top)
     finally:
         session.close()
     if args.json:
@@ -259,6 +268,96 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     _note_random_networks(analysis.random_networks)
     return EXIT_OK
+
+
+def _query_kind(inputs: Sequence[Path]) -> str:
+    """"video", "temp_track" or "stills" for ``suggest``'s inputs, by their content (``service.probe_input``).
+
+    Whatever is no audio file and no images (including what cannot be probed) goes the video way, which says
+    what is wrong with it.
+    """
+    from .engine import service
+
+    kinds = []
+    for path in inputs:
+        try:
+            kinds.append(service.probe_input(path))
+        except EngineError:
+            kinds.append("video")
+    if len(inputs) == 1:
+        return {"audio": "temp_track", "images": "stills"}.get(kinds[0], "video")
+    if set(kinds) != {"images"}:
+        odd = next(p for p, k in zip(inputs, kinds) if k != "images")
+        raise CliError(f"{odd}: several inputs are a mood board, and this is no image (give one video, one "
+                       "audio file, or images)")
+    return "stills"
+
+
+def _feedback(args: argparse.Namespace) -> "Any":
+    """``--like``/``--dislike`` as the engine's ``Feedback`` (None when neither is given)."""
+    if not args.like and not args.dislike:
+        return None
+    from .engine.queries import Feedback
+
+    try:
+        return Feedback(frozenset(args.like or ()), frozenset(args.dislike or ()))
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _cmd_suggest_query(args: argparse.Namespace, kind: str) -> int:
+    """``suggest`` for a temp track or stills (``kind``): the same filters, output and feedback as a video."""
+    from .engine import service
+    from .engine.ranking import RankFilter
+
+    if args.top is not None and args.top < 1:
+        raise CliError("--top must be at least 1")
+    if args.min_duration == VIDEO_LENGTH:
+        raise CliError(f"--min-duration {VIDEO_LENGTH} needs a video; give seconds")
+    if kind != "temp_track" and args.sound_weight is not None:
+        raise CliError("--sound-weight is for a temp track (an audio file)")
+    emotions, min_duration = _filter_values(args)
+    feedback = _feedback(args)
+    backends = _backends(args, clips_per_window=args.clips)
+    with service.LibraryReader(backends, create=False) as reader:
+        if reader.snapshot().stats.indexed == 0:
+            raise CliError(f"the library has no indexed tracks; add music with `{PROG} index DIR`")
+    filters = RankFilter(emotions=emotions, min_duration=min_duration, text=args.text)
+    session = service.InferenceSession(backends)
+    try:
+        with _cancel_on_interrupt() as token, _progress_bar() as bar:
+            session.load(bar, token)
+            if kind == "temp_track":
+                weight = 0.5 if args.sound_weight is None else args.sound_weight
+                analysis = session.query_temp_track(args.inputs[0], args.top, bar, token, sound_weight=weight,
+                                                    filters=filters)
+            else:
+                analysis = session.query_stills(args.inputs, args.top, bar, token, filters=filters)
+            if feedback:
+                analysis = session.apply_feedback(analysis, feedback, args.top)
+    finally:
+        session.close()
+    if args.json:
+        _print_json(analysis.document())
+    else:
+        _print_suggestions(analysis.query, analysis.suggestions, heading=_query_header(analysis))
+    if kind == "stills":
+        print(f"note: {service.STILLS_NOTE}", file=sys.stderr)
+    _note_random_networks(analysis.random_networks)
+    return EXIT_OK
+
+
+def _query_header(analysis) -> str:
+    """The first line of ``suggest``'s text output for a temp track or stills."""
+    from .engine.paths import display_path
+    from .engine.text import section
+
+    query = analysis.query
+    if analysis.kind == "stills":
+        count = len(analysis.images)
+        return display_path(analysis.images[0]) if count == 1 else f"{count} stills"
+    source = display_path(query.source) if isinstance(query.source, Path) else f"track {query.source}"
+    return f"temp track {source}  {section(*query.section)}  (sound weight {analysis.sound_weight:g})"
 
 
 def _suggest_scenes(session, video: Path, args: argparse.Namespace, filters, bar, token) -> int:
@@ -483,8 +582,9 @@ def build_parser() -> argparse.ArgumentParser:
     _device_option(index)
     index.set_defaults(handler=_cmd_index)
 
-    suggest = commands.add_parser("suggest", help="rank the library's tracks for a video")
-    suggest.add_argument("video", type=Path, metavar="VIDEO")
+    suggest = commands.add_parser("suggest", help="rank the library's tracks for a video, a temp track, stills")
+    suggest.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
+                         help="a video; an audio file (a temp track); images or a folder of them (a mood board)")
     suggest.add_argument("--top", type=int, default=10, help="how many tracks (default 10)")
     suggest.add_argument("--json", action="store_true", help="machine-readable output (see docs/engine-library.md)")
     suggest.add_argument("--emotion", action="append", metavar="E", help=f"only tracks with this predicted emotion "
@@ -504,6 +604,12 @@ def build_parser() -> argparse.ArgumentParser:
                          "shot its own scene)")
     suggest.add_argument("--clips", type=int, metavar="N", help="video clips analysed per 30 s window (more: slower, "
                          "steadier; default: the engine's)")
+    suggest.add_argument("--sound-weight", type=float, metavar="W", help="temp track: how much how it sounds "
+                         "(VGGish) counts against how it feels (the model), 0-1 (default 0.5)")
+    suggest.add_argument("--like", type=int, action="append", metavar="ID", help="more like this track (its "
+                         "track_id in the JSON); repeatable")
+    suggest.add_argument("--dislike", type=int, action="append", metavar="ID", help="less like this track; "
+                         "repeatable")
     _device_option(suggest)
     _model_option(suggest)
     suggest.set_defaults(handler=_cmd_suggest)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import av
 
     from .loading import LoadedModel
+    from .queries import TempTrackQuery
     from .ranking import RankFilter, Suggestion, VideoQuery
 
 # ----------------------------------------------------------------------------------- result lists
@@ -54,6 +55,7 @@ CSV_FIELDS: tuple[str, ...] = (
     "duration",
     "emotion",
     *(f"p_{e.label}" for e in Emotion),
+    "track_id",
     "bpm",
     "covers",
     "shortlisted",
@@ -80,6 +82,7 @@ def suggestion_record(s: "Suggestion", shortlist: "Collection[Path] | None" = No
     """
     return {
         "rank": int(s.rank),
+        "track_id": int(s.track_id),
         "path": display_path(s.path),
         "title": s.title,
         "artist": s.artist,
@@ -101,13 +104,30 @@ def video_record(query: "VideoQuery") -> dict[str, Any]:
     record = {
         "path": display_path(query.path) if query.path is not None else None,
         "duration": _seconds(query.duration),
-        "emotion": None if probs is None else Emotion(int(np.argmax(probs))).label,
-        "emotion_probs": _probabilities(probs),
+        **_emotion_fields(probs),
     }
     if query.features is not None and query.features.skipped_clips:
         record["skipped_seconds"] = _seconds(query.features.skipped_seconds)
     return record
 
+
+def _emotion_fields(probs: "np.ndarray | None") -> dict[str, Any]:
+    return {"emotion": None if probs is None else Emotion(int(np.argmax(probs))).label,
+            "emotion_probs": _probabilities(probs)}
+
+
+def temp_track_record(query: "TempTrackQuery", sound_weight: float | None) -> dict[str, Any]:
+    """A temp-track query's part of a document: the file or the library track, the section, the weight."""
+    by_id = not isinstance(query.source, Path)
+    start, end = query.section
+    return {"track_id": int(query.source) if by_id else None, "path": None if by_id else display_path(query.source),
+            "section": {"start": _seconds(start), "end": _seconds(end)}, "sound_weight": sound_weight,
+            **_emotion_fields(query.emotion_probs)}
+
+
+def stills_record(query: "VideoQuery", images: Sequence[Path], note: str) -> dict[str, Any]:
+    """A still or mood-board query's part of a document: the images, their emotion, and the caveat."""
+    return {"images": [display_path(p) for p in images], **_emotion_fields(query.emotion_probs), "note": note}
 
 def cue_record(cue: Any, query: "VideoQuery", suggestions: Sequence["Suggestion"]) -> dict[str, Any]:
     """One cue of a scene analysis (``suggest --scenes --json``): its range, label, emotion and suggestions."""
@@ -145,19 +165,27 @@ def suggestions_document(
     filters: "RankFilter | Mapping[str, Any] | None" = None,
     random_networks: bool = False,
     shortlist: "Collection[Path] | None" = None,
+    kind: str = "video",
+    reference: Mapping[str, Any] | None = None,
+    feedback: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The suggestions document: what ``suggest --json`` prints and the GUI's JSON export writes.
 
-    ``{"format", "version", "random_networks", "video", "model", "filters", "suggestions": [...]}``
-    (documented in docs/engine-library.md). ``random_networks`` is True when the backbones had random
-    weights (demo/test mode): the ranking then means nothing. ``shortlist``: the starred tracks' paths (each
-    suggestion's ``shortlisted``).
+    ``{"format", "version", "random_networks", "query", "video", "reference", "feedback", "model", "filters",
+    "suggestions": [...]}`` (documented in docs/engine-library.md). ``random_networks`` is True when the
+    backbones had random weights (demo/test mode): the ranking then means nothing. ``kind`` is the query's kind
+    ("video", "temp_track", "stills"); ``reference`` describes a query that is not a video (``video`` is then
+    null), ``feedback`` the liked and disliked track ids it was re-ranked with (null when none). ``shortlist``:
+    the starred tracks' paths (each suggestion's ``shortlisted``).
     """
     return {
         "format": RESULTS_FORMAT,
         "version": RESULTS_VERSION,
         "random_networks": bool(random_networks),
+        "query": kind,
         "video": video_record(query) if query is not None else None,
+        "reference": None if reference is None else dict(reference),
+        "feedback": None if feedback is None else dict(feedback),
         "model": None if model is None else {
             "path": display_path(model.path), "id": model.model_id, "multitask": model.multitask
         },

@@ -59,6 +59,7 @@ from .backbones import FAST_FRAMES, SIDE, preprocess_clip
 from .emotions import Emotion
 from .errors import DecodeError, EngineError
 from .jobs import CancelToken, ProgressCallback, check, report
+from .images import HEIF_EXTENSIONS, IMAGE_EXTENSIONS
 from .library import GEOMETRY, TrackStatus
 from .model import RetrievalModel
 from .protocol import VIDEO_FEATURE_DIM
@@ -294,11 +295,6 @@ def rank_temp_track(
 
 
 # ==================================================================================================== stills
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".avif", ".bmp", ".tif", ".tiff"})
-"""Decoded by OpenCV (its wheels carry libjpeg-turbo, libpng, libwebp, libavif, libtiff)."""
-
-HEIF_EXTENSIONS = frozenset({".heic", ".heif"})
-"""Decoded only when the optional ``pillow-heif`` package is installed (not a dependency)."""
 
 
 def _read_heif(path: Path) -> np.ndarray:

@@ -74,6 +74,7 @@ __all__ = [
     "clear_caches",
     "embed_query",
     "refresh_cache",
+    "softmax",
     "fit_section",
 ]
 
@@ -105,7 +106,7 @@ class RankingError(EngineError):
     """A ranking request that cannot be served as asked (e.g. an emotion filter with a single-task model)."""
 
 
-def _softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """``softmax(logits / temperature)`` over the last axis (the model's calibrated probabilities)."""
     if temperature != 1.0:
         logits = logits / np.float32(temperature)
@@ -559,7 +560,7 @@ class Ranker:
     def _suggestions(cache: EmbeddingCache, order: np.ndarray, scores: np.ndarray, windows: np.ndarray) -> list[Suggestion]:
         tracks = cache.tracks
         logits = None if cache.emotion_logits is None else cache.emotion_logits[windows]
-        probs = None if logits is None else _softmax(logits, cache.music_temperature)  # calibrated, for display
+        probs = None if logits is None else softmax(logits, cache.music_temperature)  # calibrated, for display
         # the predicted emotion: the argmax of the logits, as the emotion filter reads it (T does not change it)
         emotions = [None] * len(order) if logits is None else [Emotion(int(k)) for k in logits.argmax(axis=1)]
         return [

@@ -11,6 +11,11 @@ object below is created and used by one thread only (one lane), so nothing here 
   so it has its own thread and keeps the inference one free for queries.
 * :class:`LibraryReader` — short reads and writes of the library (folders, stats, failures).
 
+Beyond a video, :class:`InferenceSession` answers a temp track (:meth:`~InferenceSession.query_temp_track`),
+stills or a mood board (:meth:`~InferenceSession.query_stills`), more-like-this feedback
+(:meth:`~InferenceSession.apply_feedback`, instant) and draws the valence-arousal map
+(:meth:`~InferenceSession.va_map`); :func:`probe_input` tells a video, a music file and images apart by content.
+
 Plus the stateless calls :func:`probe_video` (before any network loads: a bad file costs milliseconds),
 :func:`export_results` and :func:`export_preview`. :class:`~emomv_desktop.engine.loading.Backends` says where
 the models come from (pretrained weights; random ones in the demo/test mode).
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import numbers
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Collection, Sequence
 
@@ -28,6 +34,8 @@ from .jobs import CancelToken, ProgressCallback, report
 from .loading import Backends, LoadedModel
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from .beats import Beats
     from .choices import VideoChoices
     from .scenes import Scene
@@ -35,6 +43,8 @@ if TYPE_CHECKING:
     from .export import PreviewReport
     from .library import IndexReport, Library, LibraryStats, Track
     from .media import VideoInfo
+    from .queries import Feedback, TempTrackQuery
+    from .va import VASpace
     from .ranking import RankFilter, Ranker, Suggestion, VideoQuery
     from .scenes import Cue, Scene
 
@@ -48,17 +58,27 @@ __all__ = [
     "LibraryReader",
     "LibrarySnapshot",
     "ModelInfo",
+    "QUERY_KINDS",
+    "STILLS_NOTE",
+    "VAMap",
     "SceneAnalysis",
     "check_video_path",
     "export_cue_sheet",
     "export_preview",
     "export_results",
+    "probe_input",
     "export_scored_preview",
     "export_timeline",
     "edit_scenes",
     "track_beats",
     "probe_video",
 ]
+
+QUERY_KINDS = ("video", "temp_track", "stills")
+"""What an :class:`Analysis` answers: a video, a temp track (an audio file or a library track), stills."""
+
+STILLS_NOTE = "stills: the model was trained on video"
+"""Shown with every still query: each image is a motionless clip, outside what the video branch saw."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,13 +97,23 @@ class ModelInfo:
 
 @dataclasses.dataclass(frozen=True)
 class Analysis:
-    """One finished query: the video's analysis, its ranked tracks, and what produced them."""
+    """One finished query: what was asked, its ranked tracks, and what produced them.
 
-    query: "VideoQuery"
+    ``kind`` is one of :data:`QUERY_KINDS`; ``query`` the video's analysis or the stills' query
+    (``VideoQuery``), or the temp track (``TempTrackQuery``), as asked: ``feedback`` (the liked and disliked
+    tracks, None when none) and ``sound_weight`` (temp track) are applied on top of it when ranking, so a new
+    rating or weight re-ranks from the original (:meth:`InferenceSession.requery`). ``images``: the stills.
+    """
+
+    query: "VideoQuery | TempTrackQuery"
     suggestions: list["Suggestion"]
     model: LoadedModel | None = None
     filters: "RankFilter | None" = None
     random_networks: bool = False
+    kind: str = "video"
+    feedback: "Feedback | None" = None
+    sound_weight: float | None = None
+    images: tuple[Path, ...] = ()
     cue: "Cue | None" = None
     """The cue these suggestions are for (:meth:`InferenceSession.rank_cue`); None for a whole-video query."""
 
@@ -91,11 +121,51 @@ class Analysis:
         """The suggestions document (``suggest --json``, the JSON export) of these or the given ``suggestions``."""
         from .export import suggestions_document
 
-        return suggestions_document(self.suggestions if suggestions is None else suggestions, self.query,
+        return suggestions_document(self.suggestions if suggestions is None else suggestions,
                                     **self._document_fields())
 
     def _document_fields(self) -> dict[str, Any]:
-        return {"model": self.model, "filters": self.filters, "random_networks": self.random_networks}
+        return {"query": self.query if self.kind == "video" else None, "model": self.model,
+                "filters": self.filters, "random_networks": self.random_networks, "kind": self.kind,
+                "reference": self._reference(), "feedback": self._feedback()}
+
+    def _reference(self) -> dict[str, Any] | None:
+        """What a query that is not a video was made of (the document's ``reference``)."""
+        from .export import stills_record, temp_track_record
+
+        if self.kind == "stills":
+            return stills_record(self.query, self.images, STILLS_NOTE)
+        return temp_track_record(self.query, self.sound_weight) if self.kind == "temp_track" else None
+
+    def _feedback(self) -> dict[str, list[int]] | None:
+        if self.feedback is None or not (self.feedback.liked or self.feedback.disliked):
+            return None
+        return {"liked": sorted(self.feedback.liked), "disliked": sorted(self.feedback.disliked)}
+
+
+@dataclasses.dataclass(frozen=True)
+class VAMap:
+    """The valence-arousal map of the library (:meth:`InferenceSession.va_map`), in one space's coordinates.
+
+    ``track_ids``/``paths``/``titles``/``artists``: every rankable track; ``positions`` (T, 2) their (valence,
+    arousal) (``va.track_positions``); ``emotions`` (T,) the most probable emotion of each track's mean
+    distribution (the dot's colour); ``query`` (2,) the query's position (None without a query);
+    ``results`` the suggested track ids, best first; ``anchors`` (5, 2) the emotions' own coordinates.
+    """
+
+    space: "VASpace"
+    track_ids: "np.ndarray"
+    paths: list[Path]
+    titles: list[str | None]
+    artists: list[str | None]
+    positions: "np.ndarray"
+    emotions: "np.ndarray"
+    query: "np.ndarray | None"
+    results: tuple[int, ...]
+
+    @property
+    def anchors(self) -> "np.ndarray":
+        return self.space.coordinates
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,6 +224,48 @@ def probe_video(path: Path | str, _progress: ProgressCallback | None = None,
     return probe(check_video_path(path))
 
 
+def probe_input(path: Path | str, _progress: ProgressCallback | None = None,
+                _cancel: CancelToken | None = None) -> str:
+    """What ``path`` holds, by its content (milliseconds, no network, no torch for a file): "images" (an image
+    file, or a folder with images), "video" (a moving picture) or "audio" (sound only; a music file's cover art
+    is no video).
+
+    Images are recognised by their header signature (OpenCV's decoders; HEIC/HEIF, which FFmpeg may not open,
+    by name), the rest by what FFmpeg finds in the container. A sound-only file named as a video (``.mp4``
+    without a picture, e.g. a voice-over export) is taken as the video it claims to be: a ``DecodeError``.
+    """
+    import av
+    import cv2
+
+    from .errors import DecodeError
+    from .library import VIDEO_EXTENSIONS
+
+    path = Path(path)
+    if path.is_dir():
+        from .queries import image_paths
+
+        image_paths(path)  # a QueryError when the folder has no images
+        return "images"
+    if not path.is_file():
+        raise PathError(path, "file not found")
+    if cv2.haveImageReader(str(path)):
+        return "images"
+    try:
+        with av.open(str(path)) as container:
+            moving = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+            if moving:
+                return "video"
+            if container.streams.audio and path.suffix.lower() not in VIDEO_EXTENSIONS:
+                return "audio"
+    except (av.FFmpegError, ValueError, OSError):
+        from .images import HEIF_EXTENSIONS
+
+        if path.suffix.lower() in HEIF_EXTENSIONS:
+            return "images"
+        raise DecodeError(path, "not a video, music or image file that can be decoded") from None
+    raise DecodeError(path, "contains no video stream (is it an audio-only file?)")
+
+
 # ----------------------------------------------------------------------------------------- sessions
 class InferenceSession:
     """Video analysis and ranking (see the module docstring). Every method runs on the session's thread."""
@@ -164,6 +276,7 @@ class InferenceSession:
         self._loaded: LoadedModel | None = None
         self._ranker: Ranker | None = None
         self._library: Library | None = None
+        self._vggish: VGGishExtractor | None = None
 
     def load(self, progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> ModelInfo:
         """Load the model and the video backbone. Raises ``WeightsError``/``ModelFileError`` with the fix."""
@@ -298,6 +411,131 @@ class InferenceSession:
             self._library.close()
         self._library = self._ranker = None
 
+    # ------------------------------------------------------------------------- queries beyond a video
+    def query_temp_track(
+        self,
+        source: Path | str | int,
+        top: int | None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        *,
+        sound_weight: float = 0.5,
+        filters: "RankFilter | None" = None,
+        section: tuple[float, float] | None = None,
+    ) -> Analysis:
+        """Rank the library for a temp track: an audio file (VGGish, loaded on first use) or a library track id.
+
+        ``sound_weight`` in [0, 1] blends how the tracks sound (VGGish) into how they feel (the model); the
+        reference and its duplicates are never suggested (``engine.queries.temp_track_query``).
+        """
+        from .queries import temp_track_query
+
+        loaded, _extractor, ranker = self._require()
+        filters = self._checked(filters, sound_weight)
+        vggish = None
+        if isinstance(source, numbers.Integral):
+            source = int(source)
+        else:
+            from .media import probe_audio
+
+            source = Path(source)
+            if probe_input(source) != "audio":
+                raise PathError(source, "is not a music file (a temp track is audio only)")
+            probe_audio(source)
+            if self._vggish is None:
+                report(progress, 0, None, "loading VGGish")
+                self._vggish = self.backends.music_extractor(self.backends.resolve_device())
+            vggish = self._vggish
+        ranker.prepare(progress=progress, cancel=cancel)
+        query = temp_track_query(ranker, source, section=section, vggish=vggish, progress=progress, cancel=cancel)
+        return self._ranked(Analysis(query, [], loaded, filters, kind="temp_track", sound_weight=sound_weight), top)
+
+    def query_stills(
+        self,
+        images: Path | str | Sequence[Path | str],
+        top: int | None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        *,
+        filters: "RankFilter | None" = None,
+    ) -> Analysis:
+        """Rank the library for one still, several, or a folder of them (one query: the mean; see
+        :data:`STILLS_NOTE`). Bad images are ``DecodeError``s naming the file."""
+        from .queries import image_paths, still_query
+
+        loaded, extractor, _ranker = self._require()
+        filters = self._checked(filters)
+        paths = tuple(image_paths(images))
+        query = still_query(extractor, loaded.model, images, progress=progress, cancel=cancel)
+        return self._ranked(Analysis(query, [], loaded, filters, kind="stills", images=paths), top)
+
+    def apply_feedback(self, analysis: Analysis, feedback: "Feedback", top: int | None,
+                       _progress: ProgressCallback | None = None, _cancel: CancelToken | None = None) -> Analysis:
+        """``analysis`` re-ranked with ``feedback`` (Rocchio, ``engine.queries.apply_feedback``) from its original
+        query: instant, no decoding; the previous ``Analysis`` is the undo."""
+        return self.requery(analysis, top, feedback=feedback)
+
+    def requery(
+        self,
+        analysis: Analysis,
+        top: int | None,
+        _progress: ProgressCallback | None = None,
+        _cancel: CancelToken | None = None,
+        *,
+        feedback: "Feedback | None" = None,
+        sound_weight: float | None = None,
+        filters: "RankFilter | None" = None,
+    ) -> Analysis:
+        """``analysis`` ranked again with new feedback, sound weight or filters (unset: kept); no decoding."""
+        filters = self._checked(filters or analysis.filters, sound_weight)
+        changes = {"filters": filters}
+        if feedback is not None:
+            changes["feedback"] = feedback
+        if sound_weight is not None:
+            changes["sound_weight"] = sound_weight
+        return self._ranked(dataclasses.replace(analysis, **changes), top)
+
+    def va_map(self, analysis: Analysis | None = None, _progress: ProgressCallback | None = None,
+               _cancel: CancelToken | None = None, *, space: "VASpace | None" = None) -> VAMap:
+        """The library on the valence-arousal map, with ``analysis``'s query and results (``engine.va``).
+        A single-task model has no map (``RankingError``)."""
+        from .va import RUSSELL_1980, query_position, track_distributions
+
+        space = space or RUSSELL_1980
+        _loaded, _extractor, ranker = self._require()
+        cache = ranker.prepare()
+        distributions = track_distributions(cache)
+        tracks = cache.tracks
+        return VAMap(space, tracks.ids.copy(), list(tracks.paths), list(tracks.titles), list(tracks.artists),
+                     space.position(distributions), distributions.argmax(axis=1),
+                     None if analysis is None else query_position(analysis.query, space),
+                     () if analysis is None else tuple(s.track_id for s in analysis.suggestions))
+
+    def _checked(self, filters: "RankFilter | None", sound_weight: float | None = None) -> "RankFilter":
+        from .queries import QueryError
+        from .ranking import RankFilter, check_filter
+
+        filters = filters or RankFilter()
+        check_filter(self._require()[0].model, filters)
+        if sound_weight is not None and not 0.0 <= sound_weight <= 1.0:
+            raise QueryError(f"the sound weight must be between 0 and 1, not {sound_weight:g}")
+        return filters
+
+    def _ranked(self, analysis: Analysis, top: int | None) -> Analysis:
+        """``analysis`` with its suggestions: its query moved by its feedback, ranked as its kind ranks."""
+        from .queries import Feedback, apply_feedback, rank_temp_track
+
+        loaded, extractor, ranker = self._require()
+        ranker.prepare()
+        query = apply_feedback(ranker, analysis.query, analysis.feedback or Feedback())
+        filters = analysis.filters or self._checked(None)
+        if analysis.kind == "temp_track":
+            suggestions = rank_temp_track(ranker, query, sound_weight=analysis.sound_weight, top=top, filters=filters)
+        else:
+            suggestions = ranker.rank(query, top=top, filters=filters)
+        return dataclasses.replace(analysis, suggestions=suggestions, model=loaded,
+                                   random_networks=not extractor.pretrained)
+
 
 class IndexSession:
     """Indexing: the VGGish extractor (loaded on first use) and a write connection per run."""
@@ -414,8 +652,7 @@ def export_results(
     path = Path(path)
     rows = analysis.suggestions if rows is None else list(rows)
     if path.suffix.lower() == ".json":
-        return export.write_results_json(path, rows, analysis.query, shortlist=shortlist,
-                                         **analysis._document_fields())
+        return export.write_results_json(path, rows, shortlist=shortlist, **analysis._document_fields())
     return export.write_results_csv(path, rows, shortlist)
 
 

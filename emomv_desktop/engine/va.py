@@ -44,7 +44,7 @@ import numpy as np
 
 from .emotions import Emotion
 from .model import RetrievalModel
-from .ranking import EmbeddingCache, RankFilter, Ranker, RankingError, Suggestion, VideoQuery, _softmax
+from .ranking import EmbeddingCache, RankFilter, Ranker, RankingError, Suggestion, VideoQuery, softmax
 
 __all__ = [
     "DEFAULT_ALPHA",
@@ -56,6 +56,7 @@ __all__ = [
     "query_position",
     "rank_blended",
     "score_range",
+    "track_distributions",
     "track_positions",
     "window_positions",
 ]
@@ -149,13 +150,19 @@ def _require_emotions(cache: EmbeddingCache) -> np.ndarray:
 
 def window_positions(cache: EmbeddingCache, space: VASpace = RUSSELL_1980) -> np.ndarray:
     """(W, 2) position of every cached window (its calibrated music-head distribution's expectation)."""
-    return space.position(_softmax(_require_emotions(cache), cache.music_temperature))
+    return space.position(softmax(_require_emotions(cache), cache.music_temperature))
+
+
+def track_distributions(cache: EmbeddingCache) -> np.ndarray:
+    """(T, 5) emotion distribution of every track of ``cache.tracks``: the mean of its windows' calibrated ones."""
+    probs = softmax(_require_emotions(cache), cache.music_temperature)
+    return np.add.reduceat(probs, cache.offsets, axis=0) / cache.tracks.counts[:, None]
 
 
 def track_positions(cache: EmbeddingCache, space: VASpace = RUSSELL_1980) -> np.ndarray:
-    """(T, 2) position of every track of ``cache.tracks``: the expectation of the mean of its windows'
-    distributions (positions are linear in the distribution, so this is the mean of its windows' positions)."""
-    return np.add.reduceat(window_positions(cache, space), cache.offsets, axis=0) / cache.tracks.counts[:, None]
+    """(T, 2) position of every track of ``cache.tracks``: the expectation of :func:`track_distributions`
+    (positions are linear in the distribution, so this is also the mean of its windows' positions)."""
+    return space.position(track_distributions(cache))
 
 
 def query_position(query: VideoQuery, space: VASpace = RUSSELL_1980) -> np.ndarray:

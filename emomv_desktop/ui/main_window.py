@@ -58,8 +58,17 @@ from emomv_desktop.engine.errors import EngineError
 from emomv_desktop.engine.scenes import merge_scenes, split_scene
 from emomv_desktop.engine.emotions import Emotion
 from emomv_desktop.engine.library import AUDIO_EXTENSIONS
+from emomv_desktop.engine.queries import QueryError, image_paths
 from emomv_desktop.engine.scale import ScoreScale
-from emomv_desktop.engine.service import Analysis, Backends, IndexSession, InferenceSession, LibraryReader, ModelInfo
+from emomv_desktop.engine.service import (
+    STILLS_NOTE,
+    Analysis,
+    Backends,
+    IndexSession,
+    InferenceSession,
+    LibraryReader,
+    ModelInfo,
+)
 from emomv_desktop.engine.shortlist import Shortlists
 
 from . import appearance, text
@@ -70,12 +79,14 @@ from .library_panel import LibraryPanel
 from .model_setup import ModelSetupDialog
 from .player import Player
 from .preview import PreviewPane
+from .query_modes import QueryModes, query_label
 from .query_panel import QueryPanel
 from .results import MATCH_MARK, OWN_DRAG_MIME, Column, ResultsFilter, ResultsModel
 from .scoring import ChoicesController
 from .settings import Key, Settings
 from .timeline_strip import CuePanel
-from .worker import Job, WorkerLane
+from .va_map import VAMapView
+from .worker import Job, WorkerLane, job
 
 _log = logging.getLogger(__name__)
 
@@ -138,6 +149,7 @@ class MainWindow(QMainWindow):
         self.analysis = AnalysisController(
             self.lanes.inference, self.lanes.io, self.inference, self.settings.get(Key.TOP, DEFAULT_TOP), self
         )
+        self.modes = QueryModes(self.analysis, self.lanes.io, self)
         self.player = Player(self, unavailable_reason=None if multimedia else "the preview is turned off")
         self.model_info: ModelInfo | None = None
         self.handoff = HandOff(self.lanes.io, self.lanes.transfer, self.settings, self)
@@ -149,6 +161,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self._build_central()
         self._build_library_dock()
+        self._build_map_dock()
         self._build_actions()
         self._build_status_bar()
         self._connect()
@@ -181,6 +194,7 @@ class MainWindow(QMainWindow):
         self.timeline = self.cue_panel.strip
         left_layout.addWidget(self.cue_panel)
         left_layout.addWidget(self.query_panel)
+        left_layout.addWidget(self.modes.weight_box)
 
         right = QWidget(self)
         right_layout = QVBoxLayout(right)
@@ -277,6 +291,19 @@ class MainWindow(QMainWindow):
         self.library_dock.setAllowedAreas(Qt.DockWidgetArea.BottomDockWidgetArea | Qt.DockWidgetArea.TopDockWidgetArea)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.library_dock)
 
+    def _build_map_dock(self) -> None:
+        """The valence-arousal map, a tab beside the library (``ui/va_map.py``)."""
+        self.va_map = VAMapView(self)
+        self._region: frozenset[int] | None = None
+        self.map_dock = QDockWidget("Emotion map", self)
+        self.map_dock.setObjectName("emotionMapDock")
+        self.map_dock.setWidget(self.va_map)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.map_dock)
+        self.tabifyDockWidget(self.library_dock, self.map_dock)
+        self.library_dock.raise_()
+        self.va_map.trackClicked.connect(self._map_track_clicked)
+        self.va_map.regionChanged.connect(self._map_region_changed)
+
     def _action(self, name: str, slot: Callable, shortcut: QKeySequence | str | None = None, tip: str = "") -> QAction:
         action = QAction(name, self)
         if shortcut:
@@ -336,6 +363,14 @@ class MainWindow(QMainWindow):
         self.about_action = self._action("&About EmoMV Desktop", self.show_about)
         self.log_action = self._action("Open &log folder", self.open_log_folder, None,
                                        "Where unexpected errors are logged with their details")
+        self.like_action = self._action("More &like this", lambda: self.rate_selected(True), "Ctrl+Shift+L",
+                                        "Move the ranking towards the selected track")
+        self.dislike_action = self._action("&Less like this", lambda: self.rate_selected(False), "Ctrl+Shift+D",
+                                           "Move the ranking away from the selected track")
+        self.undo_rating_action = self._action("&Undo rating", self.undo_rating, QKeySequence.StandardKey.Undo,
+                                               "Take the last rating back")
+        self.like_track_action = self._action("More like this &track", self.query_like_selected, None,
+                                              "Use the selected track as a temp track: rank the library by it")
         self.library_action = self.library_dock.toggleViewAction()
         self.library_action.setShortcut(QKeySequence("Ctrl+L"))
         self.library_action.setToolTip("Show or hide the music library panel (Ctrl+L)")
@@ -354,10 +389,12 @@ class MainWindow(QMainWindow):
             play_menu.addAction(action)
         track_menu = menus.addMenu("&Track")
         for action in (self.use_action, *self.nudge_actions, None, self.star_action, self.reveal_action,
-                       self.copy_action, self.export_preview_action, self.find_action):
+                       self.copy_action, self.export_preview_action, self.find_action, None,
+                       self.like_action, self.dislike_action, self.undo_rating_action, self.like_track_action):
             track_menu.addSeparator() if action is None else track_menu.addAction(action)
         view_menu = menus.addMenu("&View")
         view_menu.addAction(self.library_action)
+        view_menu.addAction(self.map_dock.toggleViewAction())
         precision_menu = view_menu.addMenu("&Precision")
         precision_menu.setToolTipsVisible(True)
         self.precision_group = QActionGroup(self)
@@ -473,7 +510,10 @@ class MainWindow(QMainWindow):
         a.busyChanged.connect(self.library_panel.hold)
         a.busyChanged.connect(lambda busy: self.cancel_action.setEnabled(busy))
         self.library_panel.statsChanged.connect(self._show_library_stats)
-        self.library_panel.libraryChanged.connect(self.analysis.rerank)
+        self.library_panel.libraryChanged.connect(self.modes.rerank_library_changed)
+        self.modes.started.connect(self._query_started)
+        self.modes.failed.connect(self._analysis_failed)
+        self.modes.video.connect(self.open_video)
 
     # ================================================================== start / stop
     def start(self, video: Path | str | None = None, *, rescan: bool = True) -> None:
@@ -624,12 +664,15 @@ class MainWindow(QMainWindow):
 
     # ================================================================== queries
     def choose_video(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open a video", self.settings.get_path(Key.LAST_VIDEO_DIR),
-            "Videos (*.mp4 *.mov *.m4v *.mkv *.webm *.avi *.mpg *.mpeg *.wmv *.mts);;All files (*)",
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Open a video, a temp track or stills", self.settings.get_path(Key.LAST_VIDEO_DIR),
+            "Videos (*.mp4 *.mov *.m4v *.mkv *.webm *.avi *.mpg *.mpeg *.wmv *.mts);;"
+            "Temp tracks (*.wav *.flac *.mp3 *.m4a *.aac *.ogg *.opus *.aif *.aiff);;"
+            "Stills (*.png *.jpg *.jpeg *.webp *.avif *.bmp *.tif *.tiff *.heic *.heif);;All files (*)",
         )
-        if path:
-            self.open_video(path)
+        if paths:
+            self.settings.set(Key.LAST_VIDEO_DIR, str(Path(paths[0]).parent))
+            self.modes.open([Path(p) for p in paths])
 
     def open_video(self, path: Path | str) -> int:
         """Analyse ``path`` (what a drop, File → Open and the command line call); returns the request id."""
@@ -665,22 +708,20 @@ class MainWindow(QMainWindow):
             return
         files = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
         if files[0].is_dir():
-            self._analysis_failed(files[0], f"{files[0]} is a folder: drop a video file (add music folders in the "
-                                            "Library panel).")
-            return
-        if files[0].suffix.lower() in AUDIO_EXTENSIONS:
-            self._analysis_failed(files[0], f"{files[0].name} is a music file: drop a video to find music for it "
-                                            "(add music to the library in the Library panel).")
-            return
-        if len(files) > 1:
-            self.statusBar().showMessage(f"Several files dropped: analysing {files[0].name} only.", 8000)
-        self.open_video(files[0])
+            try:
+                image_paths(files[0])  # one folder listing: a folder of stills is a mood board
+            except QueryError:
+                self._analysis_failed(files[0], f"{files[0]} is a folder: drop a video file, a temp track or "
+                                                "stills (add music folders in the Library panel).")
+                return
+        self.modes.open(files)  # told apart by content: a video, a temp track, stills
 
     def _analysis_started(self, path: Path) -> None:
         self.results.clear()
         self.timeline.set_scenes([])
         self.timeline.set_assignments([])
         self.cue_panel.set_cue(None, None)
+        self._region = None
         self._update_count()
         self.query_panel.start(path)
         self.player.set_video(path)
@@ -689,16 +730,35 @@ class MainWindow(QMainWindow):
         self.preview.set_track_text("")
         self.statusBar().showMessage(f"Analysing {path.name}…")
 
+    def _query_started(self, label: Path, kind: str) -> None:
+        """A temp-track or still query began: no picture to preview; the results make way."""
+        self.results.clear()
+        self._update_count()
+        self.query_panel.start(label)
+        self.preview.set_track_text("")
+        self._region = None
+        what = "temp track" if kind == "temp_track" else "stills"
+        self.statusBar().showMessage(f"Ranking the library for the {what} {label.name}…")
+
     def _analysis_finished(self, analysis: Analysis) -> None:
         """New results: the best track is selected; a re-ranking (same video) keeps the track selected."""
         query = analysis.query
         kept = self.selected_suggestion()  # None for a new video: its start cleared the results
         probs = None if query.emotion_probs is None else [float(p) for p in query.emotion_probs]
-        self.query_panel.finish(Path(query.path), query.duration, probs, len(analysis.suggestions))
-        self.results.set_results(analysis.suggestions, self.query_panel.chart.top_emotion(), Path(query.path))
+        by_id = analysis.kind == "temp_track" and self.analysis.current_path is not None
+        label = self.analysis.current_path if by_id else query_label(analysis)  # a library track: its file
+        self.query_panel.finish(label, getattr(query, "duration", None), probs, len(analysis.suggestions))
+        if analysis.kind == "stills":
+            self.query_panel.message.setText(f"{self.query_panel.message.text()} Note: {STILLS_NOTE}.")
+        self.results.set_results(self._in_region(analysis.suggestions), self.query_panel.chart.top_emotion(),
+                                 Path(label))
         self._filters_changed()
-        message = f"{len(analysis.suggestions)} tracks ranked for {Path(query.path).name}"
-        features = query.features
+        self._refresh_map(analysis)
+        message = f"{len(analysis.suggestions)} tracks ranked for {label.name}"
+        if analysis.feedback is not None and (analysis.feedback.liked or analysis.feedback.disliked):
+            message += (f" ({len(analysis.feedback.liked)} liked, {len(analysis.feedback.disliked)} disliked; "
+                        f"{self.undo_rating_action.shortcut().toString()} undoes)")
+        features = query.features if analysis.kind == "video" else None  # a temp track's are VGGish means
         if features is not None and (note := text.damage_note(features.skipped_clips, features.skipped_seconds)):
             message += f"; {note}"
         self.statusBar().showMessage(message, 8000 if features is None or not features.skipped_clips else 20000)
@@ -709,6 +769,35 @@ class MainWindow(QMainWindow):
         elif rows:
             self.table.selectRow(0)
             self.table.setFocus()
+
+    # ---- the valence-arousal map
+    def _refresh_map(self, analysis: Analysis) -> Job:
+        mapping = Job(job(self.inference.va_map, analysis), name="valence-arousal map")
+        mapping.returned.connect(lambda _id, va: self.va_map.set_map(va))
+        mapping.errored.connect(lambda _id, exc: self.va_map.setToolTip(f"No map: {exc}"))  # e.g. single-task
+        return self.lanes.inference.submit(mapping)
+
+    def _in_region(self, suggestions: list) -> list:
+        return suggestions if self._region is None else [s for s in suggestions if s.track_id in self._region]
+
+    def _map_region_changed(self, region: frozenset[int] | None) -> None:
+        """A rectangle drawn on the map shows only the results inside it (None: all again)."""
+        self._region = region
+        analysis = self.analysis.analysis
+        if analysis is not None:
+            self.results.set_results(self._in_region(analysis.suggestions), self.query_panel.chart.top_emotion())
+            self._filters_changed()
+        if region is not None:
+            self.statusBar().showMessage(f"Map region: {len(region)} library tracks; results inside it shown "
+                                         "(double-click the map's background to show all)", 8000)
+
+    def _map_track_clicked(self, track_id: int) -> None:
+        """A dot clicked on the map: its result row is selected, so the preview auditions it."""
+        row = next((r for r in range(self.proxy.rowCount()) if self.proxy.suggestion(r).track_id == track_id), None)
+        if row is None:
+            self.statusBar().showMessage("That track is not among the results shown", 5000)
+            return
+        self.table.selectRow(row)
 
     def _analysis_failed(self, path: Path, message: str) -> None:
         """The current video failed: say so in its place. Another file failed: keep what is shown, add a notice."""
@@ -728,7 +817,8 @@ class MainWindow(QMainWindow):
         emotion = self.emotion_filter.currentData()
         self.proxy.set_emotion(None if emotion is None else Emotion(emotion))
         query = self.analysis.analysis.query if self.analysis.analysis is not None else None
-        minimum = query.duration if self.length_filter.isChecked() and query is not None else None
+        duration = getattr(query, "duration", None)  # a temp track or stills have no length to fill
+        minimum = duration if self.length_filter.isChecked() and query is not None else None
         self.proxy.set_min_duration(minimum)
         self.proxy.set_text(self.search.text())
         self.proxy.set_shortlist_only(self.shortlist_filter.isChecked())
@@ -801,8 +891,9 @@ class MainWindow(QMainWindow):
         if not self.table.indexAt(point).isValid():
             return
         menu = QMenu(self)
-        for action in (self.star_action, self.reveal_action, self.copy_action, self.export_preview_action):
-            menu.addAction(action)
+        for action in (self.star_action, self.reveal_action, self.copy_action, self.export_preview_action, None,
+                       self.like_action, self.dislike_action, self.like_track_action):
+            menu.addSeparator() if action is None else menu.addAction(action)
         menu.popup(self.table.viewport().mapToGlobal(point))
 
     def reveal_selected(self) -> bool:
@@ -819,6 +910,19 @@ class MainWindow(QMainWindow):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
         return False
+
+    def rate_selected(self, liked: bool) -> Any:
+        """Thumbs up (``liked``) or down on the selected track: the ranking moves at once (undo: Ctrl+Z)."""
+        s = self.selected_suggestion()
+        return None if s is None else self.modes.rate(s.track_id, liked)
+
+    def undo_rating(self) -> bool:
+        return self.modes.undo()
+
+    def query_like_selected(self) -> Any:
+        """"More like this track": the selected track becomes a temp track."""
+        s = self.selected_suggestion()
+        return None if s is None else self.modes.temp_track(int(s.track_id), label=Path(s.path))
 
     def copy_selected_path(self) -> None:
         s = self.selected_suggestion()

@@ -1,4 +1,4 @@
-"""Drops on the real window: anywhere, as a copy, never the app's own rows, music files answered."""
+"""Drops on the real window: anywhere, as a copy, never the app's own rows, music files a temp track."""
 
 from __future__ import annotations
 
@@ -64,11 +64,12 @@ def test_rows_dragged_and_released_inside_the_app_are_not_a_drop(qtbot, make_win
     assert "no video stream" not in window.query_panel.message.text()
 
 
-def test_a_music_file_dropped_is_answered_in_words(qtbot, make_window, ui_media):
+def test_a_music_file_dropped_is_a_temp_track_not_a_video(qtbot, make_window, ui_media):
     window = make_window()
     track = next(ui_media.music.glob("*.flac"))
     started = []
     window.analysis.started.connect(started.append)
-    drop_files(window, track)
-    assert started == [] and window.query_panel.state == QueryState.FAILED
-    assert f"{track.name} is a music file" in window.query_panel.message.text()
+    with qtbot.waitSignal(window.analysis.finished, timeout=ANALYSIS_TIMEOUT_MS) as done:
+        drop_files(window, track)
+    assert started == [] and done.args[0].kind == "temp_track"  # no video analysis was started for it
+    assert window.query_panel.state == QueryState.DONE
