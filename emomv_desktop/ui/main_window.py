@@ -16,7 +16,7 @@ import logging
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QUrl
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QObject, QPoint, Qt, QUrl
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSizePolicy,
+    QTabBar,
     QSplitter,
     QStyle,
     QTableView,
@@ -191,6 +192,8 @@ class MainWindow(QMainWindow):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.preview, 1)
         self.cue_panel = CuePanel(self)
+        # its buttons may be squeezed rather than set the window's minimum width (they keep their tooltips)
+        self.cue_panel.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.timeline = self.cue_panel.strip
         left_layout.addWidget(self.cue_panel)
         left_layout.addWidget(self.query_panel)
@@ -301,6 +304,8 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.map_dock)
         self.tabifyDockWidget(self.library_dock, self.map_dock)
         self.library_dock.raise_()
+        for bar in self.findChildren(QTabBar):  # the tabs Qt made for the two docks: keyboard users hear a name
+            bar.setAccessibleName("Panels: library and emotion map")
         self.va_map.trackClicked.connect(self._map_track_clicked)
         self.va_map.regionChanged.connect(self._map_region_changed)
 
@@ -335,6 +340,7 @@ class MainWindow(QMainWindow):
         self.use_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         self.use_action.triggered.connect(lambda _checked=False: self.use_for_cue())
         self.table.addAction(self.use_action)
+        self.table.installEventFilter(self)  # Enter on a row: an item view may take the key for itself first
         self.nudge_actions = [
             self._action(name, lambda s=steps, u=unit: self.nudge_section(s, u), keys)
             for name, steps, unit, keys in (("Section a beat earlier", -1, "beat", "Ctrl+["),
@@ -972,6 +978,14 @@ class MainWindow(QMainWindow):
         chosen = self.choices.choice_for(cue)
         title = text.track_title(chosen.title, chosen.artist, chosen.track_path) if chosen is not None else None
         self.cue_panel.set_cue(cue, title, can_use=self.selected_suggestion() is not None)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Enter/Return in the results table assigns the selected track to the cue, whatever the view does."""
+        if (watched is self.table and event.type() == QEvent.Type.KeyPress
+                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not event.modifiers()):
+            self.use_action.trigger()
+            return True
+        return super().eventFilter(watched, event)
 
     def use_for_cue(self, *, play: bool = False) -> bool:
         """Assign the selected track and its section to the cue the results are for (Enter, double-click)."""

@@ -45,6 +45,7 @@ class VAMapView(QGraphicsView):
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
         self.setAccessibleName("Valence-arousal map")
+        self.viewport().setAccessibleName("Valence-arousal map")
         self.setToolTip("Library tracks by valence (left: negative, right: positive) and arousal (up: high); "
                         "drag a rectangle to show only the tracks inside it")
         self.dots: dict[int, QGraphicsEllipseItem] = {}
