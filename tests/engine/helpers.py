@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from emomv_desktop.engine.features import AudioInfo, TrackFeatures
-from emomv_desktop.engine.protocol import MUSIC_FEATURE_DIM, VGGISH_FRAME_SECONDS
+from emomv_desktop.engine.protocol import MUSIC_FEATURE_DIM, VGGISH_FRAME_SECONDS, VIDEO_FEATURE_DIM
 
 
 def make_features(path: Path, frames: int, *, seed: int = 0, duration: float | None = None, title=None):
@@ -16,3 +16,10 @@ def make_features(path: Path, frames: int, *, seed: int = 0, duration: float | N
     duration = frames * VGGISH_FRAME_SECONDS + 0.5 if duration is None else duration
     info = AudioInfo(path, duration, 44100, 2, "pcm_s16le", title=title)
     return TrackFeatures(rng.random((frames, MUSIC_FEATURE_DIM), dtype=np.float32), duration, info)
+
+
+def random_query(model, seed=0):
+    """A video query from random SlowFast-like features (non-negative, sparse-ish like pooled ReLU outputs)."""
+    from emomv_desktop.engine.ranking import embed_query
+
+    return embed_query(model, np.random.default_rng(seed).gamma(0.5, 0.4, VIDEO_FEATURE_DIM).astype(np.float32))

@@ -17,8 +17,8 @@ from emomv_desktop.engine.model import ModelConfig, RetrievalModel
 from emomv_desktop.engine.protocol import MUSIC_BACKBONE
 from emomv_desktop.engine.ranking import EmbeddingCache, RankFilter, Ranker, cache_file, refresh_cache
 
-from .test_library import make_features
-from .test_ranking import fresh_caches, query  # noqa: F401 - fresh_caches: the autouse fixture, shared
+from .helpers import make_features
+from .helpers import random_query as query
 
 FRAMES = (3, 31, 36, 47, 80, 12, 64, 33, 100, 40)
 ODD_NAME = os.fsdecode(b"caf\xe9 \xff.flac")  # not valid UTF-8: must survive the file

@@ -30,13 +30,6 @@ def model():
     return RetrievalModel().eval()
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    ranking.clear_caches()
-    yield
-    ranking.clear_caches()
-
-
 @pytest.fixture
 def lib(tmp_path):
     with Library(tmp_path / "lib.sqlite3", feature_dtype="float32") as library:

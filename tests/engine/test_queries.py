@@ -23,7 +23,7 @@ from emomv_desktop.engine.queries import Feedback, QueryError
 from emomv_desktop.engine.ranking import Ranker, RankingError, embed_query
 
 from .. import media_factory
-from .test_library import make_features
+from .helpers import make_features
 
 LAMBDA = 1.0
 

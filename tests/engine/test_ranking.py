@@ -13,7 +13,7 @@ from emomv_desktop.engine.model import ModelConfig, RetrievalModel
 from emomv_desktop.engine.protocol import MUSIC_BACKBONE, VIDEO_FEATURE_DIM
 from emomv_desktop.engine.ranking import RankFilter, Ranker, RankingError, embed_query
 
-from .helpers import make_features
+from .helpers import make_features, random_query
 
 FRAMES = (3, 31, 36, 47, 80, 12, 64, 33, 100, 40, 5, 58)
 
@@ -36,15 +36,7 @@ def lib(tmp_path):
         yield library
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    ranking.clear_caches()
-    yield
-    ranking.clear_caches()
-
-
-def query(model, seed=0):
-    return embed_query(model, np.random.default_rng(seed).gamma(0.5, 0.4, VIDEO_FEATURE_DIM).astype(np.float32))
+query = random_query
 
 
 @torch.inference_mode()

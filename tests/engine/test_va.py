@@ -16,8 +16,10 @@ from emomv_desktop.engine.model import ModelConfig, RetrievalModel
 from emomv_desktop.engine.protocol import MUSIC_BACKBONE
 from emomv_desktop.engine.ranking import Ranker, RankingError
 
-from .test_ranking import FRAMES, query
-from .test_library import make_features
+from .helpers import make_features
+from .helpers import random_query as query
+
+FRAMES = (3, 31, 36, 47, 80, 12, 64, 33, 100, 40, 5, 58)
 
 # The sources' numbers, typed here from the papers (independently of engine/va.py)
 RUSSELL_DEGREES = {"exciting": 45, "fearful": 135, "tense": 90, "sad": 225, "relaxing": 315}
@@ -98,13 +100,6 @@ def lib(tmp_path):
             feats.frame_features[:] += np.float32(i % 4) * 0.3
             library.store_features(path, feats, MUSIC_BACKBONE, size=frames, mtime_ns=i, folder=folder)
         yield library
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    ranking.clear_caches()
-    yield
-    ranking.clear_caches()
 
 
 @torch.inference_mode()
