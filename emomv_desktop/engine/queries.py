@@ -63,7 +63,8 @@ from .images import HEIF_EXTENSIONS, IMAGE_EXTENSIONS
 from .library import GEOMETRY, TrackStatus
 from .model import RetrievalModel
 from .protocol import VIDEO_FEATURE_DIM
-from .ranking import EmbeddingCache, RankFilter, Ranker, RankingError, Suggestion, VideoQuery, embed_query
+from .ranking import (EmbeddingCache, RankFilter, Ranker, RankingError, Suggestion, VideoQuery, embed_query,
+                      register_cache)
 from .va import score_range
 
 if TYPE_CHECKING:
@@ -160,6 +161,12 @@ class SoundIndex:
 
 _SOUNDS: dict[tuple, SoundIndex] = {}
 _SOUNDS_LOCK = threading.Lock()
+
+
+@register_cache  # ranking.clear_caches() empties it with the ranking caches it is built beside
+def _clear_sound_index() -> None:
+    with _SOUNDS_LOCK:
+        _SOUNDS.clear()
 
 
 def _sound_index(ranker: Ranker, cache: EmbeddingCache) -> SoundIndex:

@@ -73,6 +73,7 @@ __all__ = [
     "check_filter",
     "clear_caches",
     "embed_query",
+    "register_cache",
     "refresh_cache",
     "softmax",
     "fit_section",
@@ -596,10 +597,23 @@ def _best_first(candidates: np.ndarray, scores: np.ndarray, top: int | None) -> 
     return candidates[np.lexsort((candidates, -scores))][:top]
 
 
+_DERIVED: list[Callable[[], None]] = []
+
+
+def register_cache(clear: Callable[[], None]) -> Callable[[], None]:
+    """Have :func:`clear_caches` call ``clear`` too: for a process-wide cache built elsewhere in the engine from
+    the same library state (e.g. the temp track's sound index). Returns ``clear`` (usable as a decorator)."""
+    _DERIVED.append(clear)
+    return clear
+
+
 def clear_caches() -> None:
-    """Drop every cached score-vector matrix (frees memory; the next ranking rebuilds)."""
+    """Drop every cached score-vector matrix, section index and registered derived cache (frees memory; the
+    next ranking rebuilds): the one way to clear the engine's process-wide ranking state."""
     _CACHES.clear()
     _SECTIONS.clear()
+    for clear in _DERIVED:
+        clear()
 
 
 # ------------------------------------------------------------------------------- sections of a cue's length

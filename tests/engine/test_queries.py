@@ -28,15 +28,6 @@ from .helpers import make_features
 LAMBDA = 1.0
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    ranking.clear_caches()
-    queries._SOUNDS.clear()
-    yield
-    ranking.clear_caches()
-    queries._SOUNDS.clear()
-
-
 def blended_model(seed: int = 0) -> RetrievalModel:
     torch.manual_seed(seed)
     return RetrievalModel(ModelConfig(multitask=True, agreement_weight=LAMBDA)).eval()
@@ -166,6 +157,16 @@ def test_a_section_is_the_overlap_weighted_mean_of_its_windows(lib, ranker):
     np.testing.assert_allclose(whole.features, whole_mean, rtol=1e-5, atol=1e-5)
     with pytest.raises(QueryError, match="outside the track"):
         queries.temp_track_query(ranker, track_id, section=(50.0, 60.0))
+
+
+def test_clear_caches_also_drops_the_sound_index(lib, ranker):
+    """One clear-all path: the VGGish-space index a temp track builds goes with the ranking caches (the engine's
+    autouse ``fresh_caches`` fixture relies on it)."""
+    q = queries.temp_track_query(ranker, ids(lib)["ref.flac"])
+    queries.rank_temp_track(ranker, q, sound_weight=1.0)
+    assert queries._SOUNDS  # built for the "sounds like" score
+    ranking.clear_caches()
+    assert not queries._SOUNDS
 
 
 def test_a_library_file_given_as_a_file_excludes_itself(music, vggish, lib, ranker):
