@@ -64,11 +64,11 @@ def sweep_model(model: RetrievalModel, items: RetrievalSet, alphas: Sequence[flo
     return out
 
 
-def _summary(runs: np.ndarray, alphas: Sequence[float], spaces: Sequence[VASpace]) -> dict[str, Any]:
-    """(seeds, spaces, alphas, figures) fractions -> {space: {alpha: {figure: mean/std/min/max in %}}}."""
+def summarise(runs: np.ndarray, alphas: Sequence[float], spaces: Sequence[VASpace]) -> dict[str, Any]:
+    """(seeds, spaces, alphas, figures) fractions -> {space: {alpha: {figure: mean/std/min/max in %}}}, each
+    :func:`metrics.seed_summary` over the seeds (std: :data:`metrics.SEED_STD`)."""
     percent = 100.0 * runs
-    stats = {"mean": percent.mean(0), "std": percent.std(0), "min": percent.min(0), "max": percent.max(0)}
-    return {space.name: {f"{alpha:.1f}": {figure: {k: float(v[s, a, f]) for k, v in stats.items()}
+    return {space.name: {f"{alpha:.1f}": {figure: metrics.seed_summary(percent[:, s, a, f])
                                           for f, figure in enumerate(FIGURES)}
                          for a, alpha in enumerate(alphas)}
             for s, space in enumerate(spaces)}
@@ -111,9 +111,9 @@ def va_sweep(
         for n, seed in enumerate(seeds):
             report(progress, d * len(seeds) + n, steps, f"{spec.name} held out: seed {seed}")
             runs.append(sweep_model(fit_recipe(pool, recipe, seed, cancel=cancel).model, items, alphas, spaces))
-        result["clean"][spec.key] = _summary(np.stack(runs), alphas, spaces)
+        result["clean"][spec.key] = summarise(np.stack(runs), alphas, spaces)
         if saved is not None:
-            saved_runs[spec.key] = _summary(sweep_model(saved, items, alphas, spaces)[None], alphas, spaces)
+            saved_runs[spec.key] = summarise(sweep_model(saved, items, alphas, spaces)[None], alphas, spaces)
     if saved is not None:
         result["saved_model"] = {"path": str(model_path), "datasets": saved_runs}
     result["best_alpha"] = {s.name: best_alpha(result["clean"], s.name) for s in spaces}
@@ -136,7 +136,7 @@ def _table(title: str, summary: dict[str, Any], with_std: bool) -> list[str]:
 def format_va_sweep(result: dict[str, Any]) -> str:
     """A plain-text table of :func:`va_sweep`'s result (mean ± std over seeds, %)."""
     lines = [f"valence-arousal blend: alpha * model score + (1 - alpha) * closeness; seeds {result['seeds']}, "
-             f"clean protocol (mean ± std over seeds, %)"]
+             f"clean protocol (mean ± std over seeds, %; {metrics.SEED_STD})"]
     for key, summary in result["clean"].items():
         lines += _table(f"EmoMV-{key} held out (its retrieval set):", summary, with_std=True)
     if result["saved_model"] is not None:

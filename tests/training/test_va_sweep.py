@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import math
+import statistics
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from training.cli import main
 from training.data import load_retrieval
 from training.evaluate import evaluate_model
 from training.metrics import CB_MAP, MAP, retrieval_metrics
-from training.va_sweep import ALPHAS, FIGURES, format_va_sweep, sweep_model
+from training.va_sweep import ALPHAS, FIGURES, format_va_sweep, summarise, sweep_model
 
 # Russell (1980)'s angles for exciting, fearful, tense, sad, relaxing, typed here independently of engine/va.py
 CIRCUMPLEX = np.array([[math.cos(math.radians(d)), math.sin(math.radians(d))] for d in (45, 135, 90, 225, 315)])
@@ -71,3 +72,14 @@ def test_va_sweep_command(emomv_data):
     assert shipped["m2v.mAP"]["mean"] == pytest.approx(evaluated["m2v"][MAP])
     text = format_va_sweep(result)
     assert "EmoMV-C held out" in text and "not clean" in text and "best alpha" in text
+
+
+def test_the_seed_spread_is_the_sample_std():
+    """``±`` over seeds is the sample std (ddof=1) as in every other report, not the population std."""
+    rng = np.random.default_rng(3)
+    runs = rng.uniform(0.2, 0.6, (5, 2, 3, len(FIGURES)))  # (seeds, spaces, alphas, figures), fractions
+    summary = summarise(runs, (0.0, 0.5, 1.0), (RUSSELL_1980, WARRINER_2013))
+    cell = summary[WARRINER_2013.name]["0.5"][FIGURES[2]]
+    values = [100 * v for v in runs[:, 1, 1, 2]]
+    assert cell == pytest.approx({"mean": statistics.mean(values), "std": statistics.stdev(values),
+                                  "min": min(values), "max": max(values)})
