@@ -11,13 +11,13 @@ stale, so whatever the older job still reports is dropped.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from PySide6.QtCore import QObject, Signal
 
-from typing import TYPE_CHECKING, Sequence
-
 from emomv_desktop.engine import service
 from emomv_desktop.engine.errors import Cancelled, WeightsError
+from emomv_desktop.engine.jobs import CancelToken, ProgressCallback
 from emomv_desktop.engine.service import Analysis, InferenceSession, ModelInfo, probe_video
 
 if TYPE_CHECKING:
@@ -156,12 +156,46 @@ class AnalysisController(QObject):
         """Rank the current cue again (the library changed); nothing to do while an analysis runs."""
         if self.analysis is None or self.busy or not self.ready:
             return None
-        request = self.requests.issue()
         if self.scenes is not None and self.cue is not None:
-            return self._rank(request, self.cue)
-        ranking = Job(job(self.session.rerank, self.analysis.query, self.top), request_id=request, name="rerank")
-        self._track(ranking, Path(self.analysis.query.path))
-        return self.inference_lane.submit(ranking)
+            return self._rank(self.requests.issue(), self.cue)
+        return self.rerank_query(lambda analysis, top, progress, cancel: self.session.rerank(
+            analysis.query, top, progress, cancel), name="rerank")
+
+    def show_again(self, analysis: Analysis) -> None:
+        """Make an earlier ``analysis`` of the current query current again and signal it (``finished``): an
+        undo, no work."""
+        self.analysis = analysis
+        self.finished.emit(analysis)
+
+    # ------------------------------------------------------------------ queries of other kinds (ui/query_modes.py)
+    def run_query(self, label: Path, name: str, work: Callable[[ProgressCallback, CancelToken], Analysis]
+                  ) -> Job | None:
+        """Start a query that is no video (a temp track, stills): ``work(progress, cancel)`` returns its
+        :class:`Analysis` on the inference lane, ending in ``finished`` like a video's. It supersedes every
+        earlier request of any kind; a video's scenes stay (the timeline keeps the cut). While the models are
+        not loaded: ``failed`` and None."""
+        request = self.requests.issue()
+        if not self.ready:
+            self.failed.emit(label, f"Analysis is disabled: {self.problem}")
+            return None
+        self.cancel()
+        self.current_path, self.analysis = label, None
+        running = Job(work, request_id=request, name=name)
+        self._track(running, label)
+        return self.inference_lane.submit(running)
+
+    def rerank_query(self, work: Callable[[Analysis, int | None, ProgressCallback, CancelToken], Analysis], *,
+                     name: str = "re-rank") -> Job | None:
+        """Rank the current query again with ``work(analysis, top, progress, cancel)`` (ratings, another sound
+        weight, a changed library), as a new request; None when there is no analysis, one runs, or the models
+        are not loaded."""
+        current = self.analysis
+        if current is None or self.busy or not self.ready:
+            return None
+        running = Job(lambda progress, cancel: work(current, self.top, progress, cancel),
+                      request_id=self.requests.issue(), name=name)
+        self._track(running, self.current_path)
+        return self.inference_lane.submit(running)
 
     def cancel(self) -> None:
         """Stop the running analysis (it reports ``cancelled``); nothing happens when none runs."""

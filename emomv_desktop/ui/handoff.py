@@ -91,6 +91,9 @@ class HandOff(QObject):
         if analysis is None or track is None or self.preview_job is not None:
             self.message.emit("Select a track first (and wait for a running export to end).", MESSAGE_MS)
             return None
+        if analysis.kind != "video":
+            self.message.emit("A preview MP4 needs a video query: a temp track or stills have no picture.", MESSAGE_MS)
+            return None
         video = Path(analysis.query.path)
         if path is None:
             path = self._ask_save_path("Export preview", f"{video.stem}-{Path(track.path).stem}.mp4", MP4_FILTER,

@@ -94,6 +94,8 @@ _log = logging.getLogger(__name__)
 SEEK_STEP_SECONDS = 5.0
 DEFAULT_TOP = 500  # tracks ranked per query (the table filters them further)
 DISABLED_HINT = "Video analysis is disabled:\nsee the notice above."
+NO_PICTURE = {"temp_track": "a temp track has no picture", "stills": "stills are no video"}
+"""Why the actions that need the query's video (the preview MP4 muxes a track into it) are off, by query kind."""
 SHUTDOWN_WAIT_MS = 30_000
 LIBRARY_DOCK_HEIGHT = 210  # first launch: the results and the picture get the rest
 
@@ -327,6 +329,7 @@ class MainWindow(QMainWindow):
                                                   "Save the list of matched tracks as CSV or JSON")
         self.export_preview_action = self._action("Export &preview MP4…", self.export_preview, "Ctrl+Shift+E",
                                                   "Save the video with the selected track's best section as MP4")
+        self._picture_tips = {a: (a.toolTip(), a.statusTip()) for a in (self.export_preview_action,)}
         self.export_timeline_action = self._action(
             "Export &timeline…", lambda: self.export_choices("timeline"), "Ctrl+T",
             "Save the video and every cue's chosen section for an editor: .otio, FCP 7 .xml, .fcpxml or .edl")
@@ -518,7 +521,6 @@ class MainWindow(QMainWindow):
         self.library_panel.statsChanged.connect(self._show_library_stats)
         self.library_panel.libraryChanged.connect(self.modes.rerank_library_changed)
         self.modes.started.connect(self._query_started)
-        self.modes.failed.connect(self._analysis_failed)
         self.modes.video.connect(self.open_video)
 
     # ================================================================== start / stop
@@ -722,7 +724,17 @@ class MainWindow(QMainWindow):
                 return
         self.modes.open(files)  # told apart by content: a video, a temp track, stills
 
+    def _show_query_kind(self, kind: str) -> None:
+        """What needs the query's picture is on for a video, off (the tooltip says why) for a temp track or stills."""
+        for action, (tip, status) in self._picture_tips.items():
+            if kind != "video":
+                tip = status = f"{action.text().replace('&', '').rstrip('…')} needs a video query: {NO_PICTURE[kind]}"
+            action.setEnabled(kind == "video")
+            action.setToolTip(tip)
+            action.setStatusTip(status)
+
     def _analysis_started(self, path: Path) -> None:
+        self._show_query_kind("video")
         self.results.clear()
         self.timeline.set_scenes([])
         self.timeline.set_assignments([])
@@ -738,6 +750,7 @@ class MainWindow(QMainWindow):
 
     def _query_started(self, label: Path, kind: str) -> None:
         """A temp-track or still query began: no picture to preview; the results make way."""
+        self._show_query_kind(kind)
         self.results.clear()
         self._update_count()
         self.query_panel.start(label)
@@ -749,6 +762,7 @@ class MainWindow(QMainWindow):
     def _analysis_finished(self, analysis: Analysis) -> None:
         """New results: the best track is selected; a re-ranking (same video) keeps the track selected."""
         query = analysis.query
+        self._show_query_kind(analysis.kind)
         kept = self.selected_suggestion()  # None for a new video: its start cleared the results
         probs = None if query.emotion_probs is None else [float(p) for p in query.emotion_probs]
         by_id = analysis.kind == "temp_track" and self.analysis.current_path is not None

@@ -21,7 +21,7 @@ from emomv_desktop.engine.queries import Feedback
 from emomv_desktop.engine.service import Analysis, probe_input
 
 from .analysis import AnalysisController
-from .worker import Job, WorkerLane, job
+from .worker import Job, WorkerLane
 
 SOUND_WEIGHT_STEPS = 100
 REWEIGH_DELAY_MS = 150  # the slider re-ranks once it rests this long
@@ -74,7 +74,6 @@ class QueryModes(QObject):
     """Temp-track and still queries, ratings with undo, the sound weight (see the module docstring)."""
 
     started = Signal(object, str)  # Path shown as the query's name, its kind
-    failed = Signal(object, str)  # Path, message
     video = Signal(object)  # Path: a dropped file is a video (the window opens it as before)
 
     def __init__(self, controller: AnalysisController, io_lane: WorkerLane, parent: QObject | None = None) -> None:
@@ -106,45 +105,27 @@ class QueryModes(QObject):
             self.video.emit(paths[0])
 
     # ------------------------------------------------------------------ queries
-    def _submit(self, label: Path, kind: str, fn, *args, **kwargs) -> int:
+    def _submit(self, label: Path, kind: str, fn, *args, **kwargs) -> Job | None:
         c = self.controller
-        request = c.requests.issue()
-        if not c.ready:
-            self.failed.emit(label, f"Analysis is disabled: {c.problem}")
-            return request
-        c.cancel()
-        c.current_path, c.analysis = label, None
-        self._undo.clear()
-        running = Job(job(lambda progress, cancel: fn(*args, c.top, progress, cancel, **kwargs)),
-                      request_id=request, name=kind)
-        c._track(running, label)
-        self.started.emit(label, kind)
-        c.inference_lane.submit(running)
-        return request
+        running = c.run_query(label, kind, lambda progress, cancel: fn(*args, c.top, progress, cancel, **kwargs))
+        if running is not None:
+            self._undo.clear()
+            self.started.emit(label, kind)
+        return running
 
-    def temp_track(self, source: Path | int, label: Path | None = None) -> int:
+    def temp_track(self, source: Path | int, label: Path | None = None) -> Job | None:
         """Rank the library for a temp track: an audio file, or a library track ("More like this track")."""
         label = label or (source if isinstance(source, Path) else Path(f"track {source}"))
         return self._submit(label, "temp_track", self.controller.session.query_temp_track, source,
                             sound_weight=self.weight_box.weight)
 
-    def stills(self, paths: Sequence[Path]) -> int:
+    def stills(self, paths: Sequence[Path]) -> Job | None:
         """Rank the library for one still, several, or a folder of them (one query)."""
         paths = list(paths)
         return self._submit(paths[0], "stills", self.controller.session.query_stills,
                             paths if len(paths) > 1 else paths[0])
 
     # ------------------------------------------------------------------ re-ranking the current query
-    def _rerank(self, fn, *args, **kwargs) -> Job | None:
-        c = self.controller
-        current = c.analysis
-        if current is None or c.busy or not c.ready:
-            return None
-        running = Job(job(lambda progress, cancel: fn(current, *args, c.top, progress, cancel, **kwargs)),
-                      request_id=c.requests.issue(), name="re-rank")
-        c._track(running, c.current_path or query_label(current))
-        return c.inference_lane.submit(running)
-
     def rate(self, track_id: int, liked: bool | None) -> Job | None:
         """More like this track (``liked``), less like it (``not liked``), or take the rating back (None)."""
         current = self.controller.analysis
@@ -154,7 +135,9 @@ class QueryModes(QObject):
         feedback = feedback.clear(track_id) if liked is None else (
             feedback.like(track_id) if liked else feedback.dislike(track_id))
         previous = current
-        running = self._rerank(self.controller.session.apply_feedback, feedback)
+        running = self.controller.rerank_query(
+            lambda analysis, top, progress, cancel: self.controller.session.apply_feedback(
+                analysis, feedback, top, progress, cancel))
         if running is not None:
             running.returned.connect(lambda _id, _result: self._undo.append(previous))
         return running
@@ -163,9 +146,7 @@ class QueryModes(QObject):
         """Show the ranking before the last rating again (instant: it is kept)."""
         if not self._undo or self.controller.busy:
             return False
-        previous = self._undo.pop()
-        self.controller.analysis = previous
-        self.controller.finished.emit(previous)
+        self.controller.show_again(self._undo.pop())
         return True
 
     @property
@@ -176,7 +157,7 @@ class QueryModes(QObject):
         current = self.controller.analysis
         if current is None or current.kind != "temp_track" or current.sound_weight == weight:
             return None
-        return self._rerank(lambda analysis, top, progress, cancel: self.controller.session.requery(
+        return self.controller.rerank_query(lambda analysis, top, progress, cancel: self.controller.session.requery(
             analysis, top, progress, cancel, sound_weight=weight))
 
     def rerank_library_changed(self) -> Job | None:
@@ -184,7 +165,7 @@ class QueryModes(QObject):
         current = self.controller.analysis
         if current is None or current.kind == "video":
             return self.controller.rerank()
-        return self._rerank(self.controller.session.requery)
+        return self.controller.rerank_query(self.controller.session.requery)
 
     def _finished(self, analysis: Analysis) -> None:
         self.weight_box.setVisible(analysis.kind == "temp_track")

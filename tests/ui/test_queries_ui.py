@@ -80,3 +80,51 @@ def test_dropped_stills_are_one_query_with_the_video_caveat(qtbot, make_window, 
     assert done.args[0].kind == "stills" and [p.name for p in done.args[0].images] == ["shot-1.png", "shot-2.jpg"]
     assert STILLS_NOTE in window.query_panel.message.text()
     assert not window.modes.weight_box.isVisible() and window.results.rowCount() > 0
+
+
+def test_export_preview_needs_a_video_query_and_says_so(qtbot, make_window, ui_media, tmp_path):
+    window = make_window()
+    action = window.export_preview_action
+    with qtbot.waitSignal(window.analysis.finished, timeout=ANALYSIS_TIMEOUT_MS):
+        drop_files(window, ui_media.video)
+    video_tip = action.toolTip()
+    assert action.isEnabled() and "needs a video" not in video_tip
+    with qtbot.waitSignal(window.analysis.finished, timeout=ANALYSIS_TIMEOUT_MS):
+        drop_files(window, ui_media.music / "night.flac")
+    assert not action.isEnabled() and "needs a video query: a temp track has no picture" in action.toolTip()
+    assert action.statusTip() == action.toolTip()
+    said = []
+    window.handoff.message.connect(lambda message, _ms: said.append(message))
+    window.table.selectRow(0)
+    assert window.export_preview(tmp_path / "preview.mp4") is None  # called anyway: refused with a reason
+    assert said and "needs a video query" in said[-1] and not (tmp_path / "preview.mp4").exists()
+    cv2.imwrite(str(tmp_path / "board.png"), np.full((90, 120, 3), 128, np.uint8))
+    with qtbot.waitSignal(window.analysis.finished, timeout=ANALYSIS_TIMEOUT_MS):
+        drop_files(window, tmp_path / "board.png")
+    assert not action.isEnabled() and "stills are no video" in action.toolTip()
+    with qtbot.waitSignal(window.analysis.finished, timeout=ANALYSIS_TIMEOUT_MS):
+        drop_files(window, ui_media.other_video)
+    assert action.isEnabled() and action.toolTip() == video_tip
+
+
+def test_the_controller_runs_and_reranks_queries_of_any_kind_through_its_public_methods(qtbot, make_window, tmp_path):
+    window = make_window()
+    controller, label = window.analysis, tmp_path / "temp.wav"
+    with qtbot.waitSignal(controller.finished, timeout=ANALYSIS_TIMEOUT_MS) as done:
+        running = controller.run_query(label, "temp_track", lambda progress, cancel: controller.session.query_temp_track(
+            1, None, progress, cancel))  # the session works on the inference lane, as the query does
+        assert running is not None and controller.busy and controller.rerank_query(lambda *_args: None) is None
+    temp = done.args[0]
+    assert temp.kind == "temp_track" and temp.query.source == 1
+    assert controller.analysis is temp and controller.current_path == label
+    with qtbot.waitSignal(controller.finished, timeout=ANALYSIS_TIMEOUT_MS) as again:
+        controller.rerank_query(lambda analysis, top, progress, cancel: controller.session.requery(
+            analysis, top, progress, cancel, sound_weight=1.0))
+    assert again.args[0].sound_weight == 1.0 and again.args[0].query is temp.query
+    with qtbot.waitSignal(controller.finished, timeout=1000) as shown:
+        controller.show_again(temp)
+    assert shown.args[0] is temp and controller.analysis is temp
+    controller.info = None  # the models unloaded: a query is refused with the reason
+    with qtbot.waitSignal(controller.failed, timeout=1000) as refused:
+        assert controller.run_query(label, "stills", lambda _progress, _cancel: temp) is None
+    assert refused.args[0] == label and "Analysis is disabled" in refused.args[1]
