@@ -182,7 +182,8 @@ class WorkerLane(QObject):
         """Stop the thread after the queued jobs and wait for it; True when it stopped in time.
 
         With ``cancel`` every queued job is cancelled first (it only reports so); without, cleanup jobs
-        submitted just before still run.
+        submitted just before still run. A thread that did not stop in time stays the lane's, so a later call
+        can wait again (a QThread destroyed while it runs aborts the process).
         """
         if cancel:
             self.cancel_all()
@@ -191,7 +192,8 @@ class WorkerLane(QObject):
         self._post()
         self._queue.put(None)
         stopped = self._thread.wait(timeout_ms)
-        self._thread = None
+        if stopped:
+            self._thread = None
         return stopped
 
 

@@ -20,6 +20,7 @@ import pytest
 
 from emomv_desktop.ui.compat import protect_singletons
 from emomv_desktop.ui.main_window import MainWindow
+from emomv_desktop.ui.worker import WorkerLane
 from emomv_desktop.engine.service import Backends
 from tests import media_factory
 from tests.ui.helpers import PrebuiltBackends, index_and_make_model, random_extractors
@@ -66,6 +67,34 @@ class IndexedLibrary:
 def _protected_singletons():
     """The bindings' reference leaks would abort a long session (see emomv_desktop/ui/compat.py)."""
     protect_singletons()
+
+
+LANE_STOP_MS = 180_000  # a cancelled job stops at its next check: one SlowFast clip, slow on a busy machine
+_STUCK_LANES: list[WorkerLane] = []  # lanes that did not stop: kept, so their running threads are not destroyed
+
+
+@pytest.fixture(autouse=True)
+def _no_worker_left_running(monkeypatch):
+    """Every worker lane a test started is cancelled and joined when the test ends, passed or failed.
+
+    A test that fails mid-analysis leaves a job running; the window's close waits for it only so long, and a
+    QThread destroyed while it runs aborts the whole interpreter (rc 134) instead of reporting the failure.
+    This runs after pytest-qt has closed the test's widgets.
+    """
+    lanes: list[WorkerLane] = []
+    construct = WorkerLane.__init__
+
+    def record(self, *args, **kwargs):
+        construct(self, *args, **kwargs)
+        lanes.append(self)
+
+    monkeypatch.setattr(WorkerLane, "__init__", record)
+    yield
+    stuck = [lane for lane in lanes if not lane.shutdown(LANE_STOP_MS)]
+    if stuck:
+        _STUCK_LANES.extend(stuck)
+        pytest.fail(f"worker lanes {[lane.name for lane in stuck]} still ran {LANE_STOP_MS / 1000:.0f} s after "
+                    "being cancelled")
 
 
 def _die_with_parent() -> None:

@@ -243,3 +243,16 @@ def test_warnings_raised_on_a_worker_thread_reach_the_log(qtbot, lane):
     finally:
         logging.captureWarnings(False)
     assert "a warning from the worker thread" in _log_text()
+
+
+def test_a_lane_that_does_not_stop_in_time_keeps_its_thread_for_a_later_wait(qtbot):
+    """A QThread destroyed while it runs aborts the interpreter: a lane whose job outlasts the wait keeps it."""
+    lane = WorkerLane("stubborn")
+    started, release = threading.Event(), threading.Event()
+    lane.submit(Job(lambda progress, cancel: started.set() or release.wait(30)))  # deaf to cancel
+    qtbot.waitUntil(started.is_set, timeout=10_000)
+    assert not lane.shutdown(50)
+    assert not lane.idle  # still running, and still the lane's
+    release.set()
+    assert lane.shutdown(10_000)
+    qtbot.waitUntil(lambda: lane.idle, timeout=10_000)
