@@ -238,36 +238,26 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     bpm_min, bpm_max = _bpm_range(args.bpm)
     if args.scenes and args.min_duration == VIDEO_LENGTH:
         raise CliError("--scenes ranks each scene for its own length: use --covering instead of --min-duration video")
-    backends = _backends(args, clips_per_window=args.clips)
-    with service.LibraryReader(backends, create=False) as reader:
-        if reader.snapshot().stats.indexed == 0:
-            raise CliError(f"the library has no indexed tracks; add music with `{PROG} index DIR`")
+    backends = _library_backends(args)
     service.probe_video(video)  # a bad video is refused before torch is even imported
     from .engine.ranking import RankFilter
 
     filters = RankFilter(emotions=emotions, min_duration=min_duration, text=args.text, bpm_min=bpm_min,
                          bpm_max=bpm_max)
-    session = service.InferenceSession(backends)
-    try:
-        with _cancel_on_interrupt() as token, _progress_bar() as bar:
-            session.load(bar, token)
-            if args.scenes:
-                return _suggest_scenes(session, video, args, filters, bar, token)
-            analysis = session.analyse(video, args.top, bar, token, filters=filters,
-                                       at_least_video_length=args.min_duration == VIDEO_LENGTH)
-            if feedback := _feedback(args):
-                analysis = session.apply_feedback(analysis, feedback, args.top)
-    finally:
-        session.close()
-    if args.json:
-        _print_json(analysis.document())
-    else:
-        _print_suggestions(analysis.query, analysis.suggestions)
+    if args.scenes:
+        return _in_session(backends, lambda session, bar, token: _suggest_scenes(session, video, args, filters,
+                                                                                bar, token))
+    feedback = _feedback(args)
+
+    def work(session, bar, token):
+        analysis = session.analyse(video, args.top, bar, token, filters=filters,
+                                   at_least_video_length=args.min_duration == VIDEO_LENGTH)
+        return session.apply_feedback(analysis, feedback, args.top) if feedback else analysis
+
+    analysis = _in_session(backends, work)
     features = analysis.query.features
-    if features is not None and (note := damage_note(features.skipped_clips, features.skipped_seconds)):
-        print(f"note: {note}", file=sys.stderr)
-    _note_random_networks(analysis.random_networks)
-    return EXIT_OK
+    note = None if features is None else damage_note(features.skipped_clips, features.skipped_seconds)
+    return _print_analysis(args, analysis, notes=[note] if note else [])
 
 
 def _query_kind(inputs: Sequence[Path]) -> str:
@@ -318,31 +308,55 @@ def _cmd_suggest_query(args: argparse.Namespace, kind: str) -> int:
         raise CliError("--sound-weight is for a temp track (an audio file)")
     emotions, min_duration = _filter_values(args)
     feedback = _feedback(args)
+    backends = _library_backends(args)
+    filters = RankFilter(emotions=emotions, min_duration=min_duration, text=args.text)
+
+    def work(session, bar, token):
+        if kind == "temp_track":
+            weight = {} if args.sound_weight is None else {"sound_weight": args.sound_weight}
+            analysis = session.query_temp_track(args.inputs[0], args.top, bar, token, filters=filters, **weight)
+        else:
+            analysis = session.query_stills(args.inputs, args.top, bar, token, filters=filters)
+        return session.apply_feedback(analysis, feedback, args.top) if feedback else analysis
+
+    analysis = _in_session(backends, work)
+    return _print_analysis(args, analysis, heading=_query_header(analysis),
+                           notes=[service.STILLS_NOTE] if kind == "stills" else [])
+
+
+def _library_backends(args: argparse.Namespace) -> Any:
+    """``suggest``'s backends, once the library is known to hold indexed tracks."""
+    from .engine import service
+
     backends = _backends(args, clips_per_window=args.clips)
     with service.LibraryReader(backends, create=False) as reader:
         if reader.snapshot().stats.indexed == 0:
             raise CliError(f"the library has no indexed tracks; add music with `{PROG} index DIR`")
-    filters = RankFilter(emotions=emotions, min_duration=min_duration, text=args.text)
+    return backends
+
+
+def _in_session(backends, work: Callable[[Any, Any, Any], Any]) -> Any:
+    """``work(session, progress, cancel)`` on a loaded inference session, with a progress bar; Ctrl+C cancels."""
+    from .engine import service
+
     session = service.InferenceSession(backends)
     try:
         with _cancel_on_interrupt() as token, _progress_bar() as bar:
             session.load(bar, token)
-            if kind == "temp_track":
-                weight = 0.5 if args.sound_weight is None else args.sound_weight
-                analysis = session.query_temp_track(args.inputs[0], args.top, bar, token, sound_weight=weight,
-                                                    filters=filters)
-            else:
-                analysis = session.query_stills(args.inputs, args.top, bar, token, filters=filters)
-            if feedback:
-                analysis = session.apply_feedback(analysis, feedback, args.top)
+            return work(session, bar, token)
     finally:
         session.close()
+
+
+def _print_analysis(args: argparse.Namespace, analysis, *, heading: str | None = None,
+                    notes: Sequence[str] = ()) -> int:
+    """``suggest``'s output for a query of any kind: its JSON document or its table, then the notes (stderr)."""
     if args.json:
         _print_json(analysis.document())
     else:
-        _print_suggestions(analysis.query, analysis.suggestions, heading=_query_header(analysis))
-    if kind == "stills":
-        print(f"note: {service.STILLS_NOTE}", file=sys.stderr)
+        _print_suggestions(analysis.query, analysis.suggestions, heading=heading)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     _note_random_networks(analysis.random_networks)
     return EXIT_OK
 

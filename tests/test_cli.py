@@ -12,19 +12,16 @@ from pathlib import Path
 import pytest
 
 from emomv_desktop import cli
+from emomv_desktop.engine import loading
 from emomv_desktop.engine.jobs import Progress
 from emomv_desktop.engine.library import IndexProgress, Library
 from emomv_desktop.engine.protocol import MUSIC_BACKBONE
 
+from . import media_factory
+from .cli_helpers import CLIPS, run, save_random_model
 from .engine.helpers import make_features
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-
-def run(argv, capsys):
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
@@ -199,86 +196,10 @@ def test_progress_bar_draws_on_a_terminal_only():
 
 
 # ------------------------------------------------------------ end to end with the real (random-init) networks
-import torch  # noqa: E402
-
-from emomv_desktop.engine import loading  # noqa: E402
-from emomv_desktop.engine.model import ModelConfig, RetrievalModel, save_model  # noqa: E402
-
-from . import media_factory  # noqa: E402
-
-CLIPS = 1  # one SlowFast clip per window: the tests check structure, not quality
-
-
-@pytest.fixture(scope="module")
-def networks():
-    """The real SlowFast and VGGish architectures with random weights, built once for the module."""
-    return loading.load_extractors("cpu", allow_random=True, clips_per_window=CLIPS)
-
-
-def use_random_networks(patch: pytest.MonkeyPatch, networks) -> None:
-    """The demo/test mode (``EMOMV_RANDOM_NETWORKS=1``), its loaders handing out the random-init networks built
-    once for the module (the pretrained files cannot be downloaded here). Checks that ``--clips`` reaches the
-    loader."""
-
-    def load_slowfast(device, *, allow_random=False, clips_per_window=None, precision=None):
-        assert allow_random, "the demo mode did not reach the loader"
-        assert clips_per_window == CLIPS, "suggest --clips was not passed to the loader"
-        return networks[0]
-
-    patch.setenv(loading.RANDOM_NETWORKS_ENV, "1")
-    patch.setattr(loading, "load_slowfast", load_slowfast)
-    patch.setattr(loading, "load_vggish", lambda device, **kwargs: networks[1])
-
-
-@pytest.fixture
-def random_backbones(networks, monkeypatch):
-    use_random_networks(monkeypatch, networks)
-
-
-def save_random_model(path: Path, *, multitask: bool = True) -> Path:
-    torch.manual_seed(0)
-    save_model(path, RetrievalModel(ModelConfig(multitask=multitask)).eval(), {"note": "random init, for tests"})
-    return path
-
-
-@pytest.fixture(scope="module")
-def indexed(tmp_path_factory, networks):
-    """A library of five tracks (several formats, 4-36 s, tagged) and a broken file, indexed through the CLI."""
-    folder = tmp_path_factory.mktemp("cli-media")
-    music = folder / "music"
-    music.mkdir()
-    for i, fmt in enumerate(("wav", "flac", "ogg", "mp3", "m4a")):
-        media_factory.write_audio(music / f"song{i}.{fmt}", fmt, seconds=4.0 + 8 * i, seed=i,
-                                  tags={"title": f"Song {i}", "artist": "CLI Band"})
-    (music / "broken.mp3").write_text("not music")
-    video = media_factory.write_video(folder / "cut.mp4", seconds=6.0)
-    db = folder / "library.sqlite3"
-    with pytest.MonkeyPatch.context() as patch:
-        use_random_networks(patch, networks)
-        first = captured_run(["--library", db, "index", music, "--device", "cpu"])
-    return db, music, video, first
-
-
-def captured_run(argv):
-    """``cli.main`` with stdout/stderr captured (for module-scoped fixtures, where capsys is unavailable)."""
-    import contextlib
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
-
-
+# (the networks, the indexed library and the model file are fixtures of tests/conftest.py)
 def suggest(indexed, capsys, *args):
     db, _, video, _ = indexed
     return run(["--library", db, "suggest", video, "--clips", CLIPS, "--device", "cpu", *args], capsys)
-
-
-@pytest.fixture
-def model_file(tmp_path, monkeypatch):
-    path = save_random_model(tmp_path / "model.pt")
-    monkeypatch.setenv("EMOMV_MODEL", str(path))
-    return path
 
 
 def test_index_summary_and_rescan(indexed, random_backbones, capsys):

@@ -13,10 +13,10 @@ import pytest
 from emomv_desktop import cli
 from emomv_desktop.engine.service import STILLS_NOTE
 
-from .test_cli import CLIPS, indexed, model_file, networks, random_backbones, run  # noqa: F401 (fixtures)
+from .cli_helpers import CLIPS, run
 
 
-def suggest(indexed, capsys, *args):  # noqa: F811
+def suggest(indexed, capsys, *args):
     return run(["--library", indexed[0], "suggest", *args, "--clips", CLIPS, "--device", "cpu"], capsys)
 
 
@@ -29,7 +29,7 @@ def board(tmp_path_factory):
     return folder
 
 
-def test_an_audio_file_is_a_temp_track_never_suggested_back(indexed, random_backbones, model_file, capsys,  # noqa: F811
+def test_an_audio_file_is_a_temp_track_never_suggested_back(indexed, random_backbones, model_file, capsys,
                                                              tmp_path):
     reference = tmp_path / "temp-track.dat"  # named like nothing: the content says audio
     shutil.copyfile(indexed[1] / "song2.ogg", reference)
@@ -56,7 +56,7 @@ def test_an_audio_file_is_a_temp_track_never_suggested_back(indexed, random_back
     assert code == 0 and out.startswith(f"temp track {reference}") and "sound weight 0.5" in out
 
 
-def test_images_and_a_folder_of_them_are_one_still_query(indexed, random_backbones, model_file, capsys,  # noqa: F811
+def test_images_and_a_folder_of_them_are_one_still_query(indexed, random_backbones, model_file, capsys,
                                                          board):
     code, out, err = suggest(indexed, capsys, board, "--json", "--top", "2")
     assert code == 0, err
@@ -69,7 +69,7 @@ def test_images_and_a_folder_of_them_are_one_still_query(indexed, random_backbon
     assert out.startswith("2 stills  emotion: ")
 
 
-def test_mixed_or_misused_inputs_are_one_line_errors(indexed, random_backbones, model_file, capsys, board):  # noqa: F811
+def test_mixed_or_misused_inputs_are_one_line_errors(indexed, random_backbones, model_file, capsys, board):
     video = indexed[2]
     code, _, err = suggest(indexed, capsys, board / "1.png", video)
     assert code == cli.EXIT_ERROR and "several inputs are a mood board" in err and err.count("\n") == 1
