@@ -1,13 +1,16 @@
 #!/usr/bin/env python
-"""Screenshots of the main window with the mood timeline and results, for the README and docs/gui.md.
+"""Screenshots of the main window, the emotion map and a temp-track query, for the README and the docs.
 
 Builds a small generated music library and a generated multi-scene cut (hard cuts between differently coloured
 shots) in a temporary folder, indexes the library with random-init backbones (the window shows its "random
 weights (test mode)" marker), analyses the cut, splits scenes at the true cuts the random model merged (as a
-user would, with S), chooses music for three cues, selects a cue, previews a track and saves one PNG per screen
-size. Needs a real X display for the video picture, e.g. Xvfb with a window manager:
+user would, with S), chooses music for three cues, selects a cue, previews a track and saves, for every colour
+scheme and screen size, ``main-window-WxH[-dark].png`` (the whole window, its frame included); then
+``emotion-map[-dark].png`` (the Emotion map dock, the results ringed) and ``temp-track[-dark].png`` (the window
+after a temp track dropped). Needs a real X display for the video picture, larger than the largest size plus
+the window frame, with a window manager, e.g.:
 
-    xvfb-run -a -s "-screen 0 1920x1080x24" sh -c 'openbox & .venv/bin/python scripts/screenshot.py'
+    xvfb-run -a -s "-screen 0 2048x1280x24" sh -c 'openbox & .venv/bin/python scripts/screenshot.py'
 
 Every app folder points into the temporary folder: the user's own library and settings are never touched.
 """
@@ -16,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,8 +28,11 @@ from pathlib import Path
 from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SIZES = ("1280x800", "1920x1080")
-MAX_PNG_BYTES = 500_000
+DEFAULT_SIZES = ("1024x700", "1280x800", "1920x1080")
+SCHEMES = ("light", "dark")
+MAP_SIZE = "1280x800"  # the window size of the map and temp-track pictures
+MAP_DOCK_HEIGHT = 400
+MAX_PNG_BYTES = 300_000
 WAIT_SECONDS = 600
 SHOTS = (6.0, 5.0, 7.0, 6.0)  # seconds per shot of the generated cut
 
@@ -72,18 +80,29 @@ def _make_media(folder: Path) -> tuple[Path, Path, list[float]]:
     return music, video, cuts
 
 
-def _grab(app, window, width: int, height: int, out: Path) -> Path:
+def _grab(app, window, width: int, height: int, out: Path, part=None) -> Path:
+    """Size ``window`` so that its frame is ``width`` x ``height`` at the screen's corner and save that rectangle
+    (or ``part``'s, a child widget) of the screen as ``out``, quantised to a palette when ImageMagick is there."""
+    from PySide6.QtCore import QRect
+
     window.resize(width, height)
     window.move(0, 0)
     _settle(app, 0.5)
-    frame = window.frameGeometry().height() - window.geometry().height()  # the window manager's title bar
-    window.resize(width, height - frame)
+    frame, inner = window.frameGeometry(), window.geometry()
+    window.resize(width - (frame.width() - inner.width()), height - (frame.height() - inner.height()))
+    window.move(0, 0)
     _settle(app, 1.5)
-    screen = app.primaryScreen()
-    image = screen.grabWindow(0, 0, 0, width, height).toImage()
+    frame, screen = window.frameGeometry(), app.primaryScreen()
+    if (frame.width(), frame.height()) != (width, height) or not screen.geometry().contains(frame):
+        raise SystemExit(f"the window's frame is {frame} on a screen of {screen.geometry()}, not {width}x{height} "
+                         "inside it: use a larger display")
+    area = frame if part is None else QRect(part.mapToGlobal(part.rect().topLeft()), part.size())
+    image = screen.grabWindow(0, area.x(), area.y(), area.width(), area.height())
     image.save(str(out), "PNG", 9)
+    if shutil.which("convert"):  # a UI's few colours fit a palette: a third of the bytes
+        subprocess.run(["convert", str(out), "-colors", "256", f"PNG8:{out}"], check=True)
     size = out.stat().st_size
-    print(f"{out} {width}x{height} {size / 1000:.0f} kB")
+    print(f"{out} {area.width()}x{area.height()} {size / 1000:.0f} kB")
     if size > MAX_PNG_BYTES:
         print(f"warning: {out.name} is larger than {MAX_PNG_BYTES / 1000:.0f} kB", file=sys.stderr)
     return out
@@ -111,10 +130,29 @@ def _score(app, window, cuts: list[float]) -> None:
     _wait(app, lambda: bool(ranked), "the ranking for scene 3")
 
 
+def _size(text: str) -> tuple[int, int]:
+    width, height = (int(v) for v in text.lower().split("x"))
+    return width, height
+
+
+def _temp_track(app, window, folder: Path) -> None:
+    """Drop a temp track from outside the library (as an editor drops the track the cut was made to)."""
+    from tests import media_factory
+
+    track = media_factory.write_audio(folder / "temp-track-from-the-edit.wav", seconds=75, seed=42)
+    ranked = []
+    window.analysis.finished.connect(lambda analysis: ranked.append(analysis))
+    window.modes.temp_track(track)
+    _wait(app, lambda: any(a.kind == "temp_track" for a in ranked), "the temp-track ranking")
+    window.table.selectRow(0)
+    _settle(app, 1.0)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--sizes", nargs="+", default=list(DEFAULT_SIZES), help="WIDTHxHEIGHT, one PNG each")
+    parser.add_argument("--schemes", nargs="+", choices=SCHEMES, default=list(SCHEMES), help="colour schemes")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(ROOT))
@@ -123,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp_path = Path(tmp)
         for name in ("DATA", "CACHE", "CONFIG"):
             os.environ[f"EMOMV_{name}_DIR"] = str(tmp_path / name.lower())
+        from PySide6.QtCore import Qt
         from PySide6.QtWidgets import QApplication
 
         from emomv_desktop.ui.compat import protect_singletons
@@ -151,9 +190,25 @@ def main(argv: list[str] | None = None) -> int:
         window.player.play()  # a paused player may not have drawn a frame yet
         _settle(app, 1.5)
         window.player.pause()
-        for size in args.sizes:
-            width, height = (int(v) for v in size.lower().split("x"))
-            _grab(app, window, width, height, args.out / f"main-window-{width}x{height}.png")
+        for scheme in args.schemes:
+            window.set_color_scheme(scheme)
+            suffix = "" if scheme == "light" else f"-{scheme}"
+            for size in args.sizes:
+                width, height = _size(size)
+                _grab(app, window, width, height, args.out / f"main-window-{width}x{height}{suffix}.png")
+        window.map_dock.raise_()
+        window.resizeDocks([window.map_dock], [MAP_DOCK_HEIGHT], Qt.Orientation.Vertical)
+        _wait(app, lambda: bool(window.va_map.scene().items()), "the emotion map")
+        for scheme in args.schemes:
+            window.set_color_scheme(scheme)
+            suffix = "" if scheme == "light" else f"-{scheme}"
+            _grab(app, window, *_size(MAP_SIZE), args.out / f"emotion-map{suffix}.png", part=window.map_dock)
+        window.library_dock.raise_()
+        _temp_track(app, window, tmp_path)
+        for scheme in args.schemes:
+            window.set_color_scheme(scheme)
+            suffix = "" if scheme == "light" else f"-{scheme}"
+            _grab(app, window, *_size(MAP_SIZE), args.out / f"temp-track{suffix}.png")
         window.close()
     return 0
 

@@ -36,9 +36,9 @@ ALPHAS = tuple(round(0.1 * k, 1) for k in range(11))
 _PAIRS = tuple((d, m) for m in (metrics.MAP, metrics.CB_MAP) for d in ("v2m", "m2v"))
 FIGURES = tuple(f"{d}.{m}" for d, m in _PAIRS) + ("mean",)
 """Columns of the sweep: mAP and class-balanced mAP of both directions, and their mean (the selection score)."""
-DEFAULT_SEEDS = 2
-"""Seeds of the clean sweep by default: each is one recipe fit per held-out dataset (1.6 min at a load average of
-6 on a 2-core CPU, one thread; 5-7 min on a machine shared more heavily); docs/queries.md reports seeds 1-2."""
+DEFAULT_SEEDS = 5
+"""Seeds of the clean sweep by default: each is one recipe fit per held-out dataset (docs/queries.md reports
+seeds 1-5 and how long they took)."""
 
 
 @torch.no_grad()
