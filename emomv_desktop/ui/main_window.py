@@ -199,12 +199,12 @@ class MainWindow(QMainWindow):
         self.timeline = self.cue_panel.strip
         left_layout.addWidget(self.cue_panel)
         left_layout.addWidget(self.query_panel)
-        left_layout.addWidget(self.modes.weight_box)
 
         right = QWidget(self)
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addLayout(self._build_filter_bar())
+        right_layout.addWidget(self.modes.weight_box)  # over the results it re-ranks (the left column is full)
         right_layout.addWidget(self._build_table(), 1)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)

@@ -61,6 +61,13 @@ class QueryPanel(QWidget):
         layout.addWidget(self.chart, 3, 0, 1, 2)
         layout.setColumnStretch(0, 1)
         self._show_progress(False)
+        self._say("")
+
+    def _say(self, message: str) -> None:
+        """The message line, hidden while empty (a running analysis shows its progress row instead: the panel
+        keeps its height, so the window still fits a 1024x700 screen)."""
+        self.message.setText(message)
+        self.message.setVisible(bool(message))
 
     def _show_progress(self, running: bool) -> None:
         self.progress.setVisible(running)
@@ -76,7 +83,7 @@ class QueryPanel(QWidget):
         self.state = QueryState.RUNNING
         self._set_video(path)
         self.progress.busy("Starting…")
-        self.message.setText("")
+        self._say("")
         self.chart.set_probabilities(None)
         self._show_progress(True)
 
@@ -92,23 +99,23 @@ class QueryPanel(QWidget):
         top = self.chart.top_emotion()
         feels = f"Feels {top.label}." if top is not None else "(This model predicts no emotions.)"
         if count:
-            self.message.setText(f"{feels} {count} tracks ranked, best first.")
+            self._say(f"{feels} {count} tracks ranked, best first.")
         else:
-            self.message.setText(f"{feels} No indexed tracks to rank yet: add a music folder in the Library panel.")
+            self._say(f"{feels} No indexed tracks to rank yet: add a music folder in the Library panel.")
 
     def fail(self, path: Path | None, message: str) -> None:
         self.state = QueryState.FAILED
         if path is not None:
             self._set_video(path)
         self._show_progress(False)
-        self.message.setText(message)
+        self._say(message)
 
     def notice(self, message: str) -> None:
         """A message about another file; the state (and a running analysis) is unchanged."""
-        self.message.setText(message)
+        self._say(message)
 
     def cancelled(self, path: Path) -> None:
         self.state = QueryState.CANCELLED
         self._set_video(path)
         self._show_progress(False)
-        self.message.setText("Analysis cancelled.")
+        self._say("Analysis cancelled.")

@@ -157,3 +157,20 @@ def test_at_1024x700_titles_stretch_stars_export_and_an_empty_result_explains(qt
     total = window.results.rowCount()
     assert window.proxy.rowCount() == 0
     assert window.count_label.text() == f"{total} tracks hidden: {total - 1} by the search, 1 by 'at least as long as the video'"
+
+
+TITLE_BAR = 37  # a window manager's frame above the window (GNOME's is about this tall; openbox's 25)
+
+
+def test_the_whole_window_fits_a_1024x700_screen_with_its_frame(qtbot, make_window, ui_media):
+    window = make_window(size=(1024, 700 - TITLE_BAR))
+    for state in ("empty", "temp track"):
+        if state == "temp track":  # the sound-weight slider shows under the query panel
+            with qtbot.waitSignal(window.analysis.finished, timeout=ANALYSIS_TIMEOUT_MS):
+                drop_files(window, ui_media.music / "night.flac")
+            assert window.modes.weight_box.isVisible()
+        hint = window.minimumSizeHint()
+        assert hint.width() <= 1024 and hint.height() <= 700 - TITLE_BAR, state
+        assert window.height() == 700 - TITLE_BAR, state  # nothing grew it past the screen
+        status = window.statusBar()
+        assert status.mapTo(window, status.rect().bottomLeft()).y() < window.height(), state  # the bottom strip shows
