@@ -80,9 +80,11 @@ def _make_media(folder: Path) -> tuple[Path, Path, list[float]]:
     return music, video, cuts
 
 
-def _grab(app, window, width: int, height: int, out: Path, part=None) -> Path:
-    """Size ``window`` so that its frame is ``width`` x ``height`` at the screen's corner and save that rectangle
-    (or ``part``'s, a child widget) of the screen as ``out``, quantised to a palette when ImageMagick is there."""
+def _grab(app, window, width: int, height: int, out: Path, part=None, prepare: Callable[[], None] | None = None
+          ) -> Path:
+    """Size ``window`` so that its frame is ``width`` x ``height`` at the screen's corner (then call ``prepare``)
+    and save that rectangle (or ``part``'s, a child widget) of the screen as ``out``, quantised to a palette when
+    ImageMagick is there."""
     from PySide6.QtCore import QRect
 
     window.resize(width, height)
@@ -91,6 +93,8 @@ def _grab(app, window, width: int, height: int, out: Path, part=None) -> Path:
     frame, inner = window.frameGeometry(), window.geometry()
     window.resize(width - (frame.width() - inner.width()), height - (frame.height() - inner.height()))
     window.move(0, 0)
+    if prepare is not None:
+        prepare()
     _settle(app, 1.5)
     frame, screen = window.frameGeometry(), app.primaryScreen()
     if (frame.width(), frame.height()) != (width, height) or not screen.geometry().contains(frame):
@@ -128,6 +132,13 @@ def _score(app, window, cuts: list[float]) -> None:
     window.analysis.finished.connect(lambda analysis: ranked.append(analysis))
     strip.select_scene(2)
     _wait(app, lambda: bool(ranked), "the ranking for scene 3")
+
+
+def _schemes(window, schemes: list[str]):
+    """Switch the window to each colour scheme in turn; yields the file-name suffix ("" or "-dark")."""
+    for scheme in schemes:
+        window.set_color_scheme(scheme)
+        yield "" if scheme == "light" else f"-{scheme}"
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -178,38 +189,35 @@ def main(argv: list[str] | None = None) -> int:
         app = QApplication.instance() or QApplication(["emomv-desktop"])
         window = MainWindow(PrebuiltBackends(device="cpu", allow_random=True, model_path=model, library_path=db,
                                              extractors=extractors))
-        window.show()
-        window.start(video, rescan=True)
-        panel = window.library_panel
-        _wait(app, lambda: window.analysis.analysis is not None, "the analysis")
-        _wait(app, lambda: not panel.indexing and panel.last_report is not None, "the library rescan")
-        _score(app, window, cuts)
-        row = max(range(min(4, window.proxy.rowCount())), key=lambda r: window.proxy.suggestion(r).best_start)
-        window.table.selectRow(row)
-        window.player.seek(3.0)
-        window.player.play()  # a paused player may not have drawn a frame yet
-        _settle(app, 1.5)
-        window.player.pause()
-        for scheme in args.schemes:
-            window.set_color_scheme(scheme)
-            suffix = "" if scheme == "light" else f"-{scheme}"
-            for size in args.sizes:
-                width, height = _size(size)
-                _grab(app, window, width, height, args.out / f"main-window-{width}x{height}{suffix}.png")
-        window.map_dock.raise_()
-        window.resizeDocks([window.map_dock], [MAP_DOCK_HEIGHT], Qt.Orientation.Vertical)
-        _wait(app, lambda: bool(window.va_map.scene().items()), "the emotion map")
-        for scheme in args.schemes:
-            window.set_color_scheme(scheme)
-            suffix = "" if scheme == "light" else f"-{scheme}"
-            _grab(app, window, *_size(MAP_SIZE), args.out / f"emotion-map{suffix}.png", part=window.map_dock)
-        window.library_dock.raise_()
-        _temp_track(app, window, tmp_path)
-        for scheme in args.schemes:
-            window.set_color_scheme(scheme)
-            suffix = "" if scheme == "light" else f"-{scheme}"
-            _grab(app, window, *_size(MAP_SIZE), args.out / f"temp-track{suffix}.png")
-        window.close()
+        try:
+            window.show()
+            window.start(video, rescan=True)
+            panel = window.library_panel
+            _wait(app, lambda: window.analysis.analysis is not None, "the analysis")
+            _wait(app, lambda: not panel.indexing and panel.last_report is not None, "the library rescan")
+            _score(app, window, cuts)
+            row = max(range(min(4, window.proxy.rowCount())), key=lambda r: window.proxy.suggestion(r).best_start)
+            window.table.selectRow(row)
+            window.player.seek(3.0)
+            window.player.play()  # a paused player may not have drawn a frame yet
+            _settle(app, 1.5)
+            window.player.pause()
+            for suffix in _schemes(window, args.schemes):
+                for size in args.sizes:
+                    width, height = _size(size)
+                    _grab(app, window, width, height, args.out / f"main-window-{width}x{height}{suffix}.png")
+            window.map_dock.raise_()
+            _wait(app, lambda: bool(window.va_map.scene().items()), "the emotion map")
+            taller = lambda: window.resizeDocks([window.map_dock], [MAP_DOCK_HEIGHT], Qt.Orientation.Vertical)  # noqa: E731
+            for suffix in _schemes(window, args.schemes):
+                _grab(app, window, *_size(MAP_SIZE), args.out / f"emotion-map{suffix}.png", part=window.map_dock,
+                      prepare=taller)
+            window.library_dock.raise_()
+            _temp_track(app, window, tmp_path)
+            for suffix in _schemes(window, args.schemes):
+                _grab(app, window, *_size(MAP_SIZE), args.out / f"temp-track{suffix}.png")
+        finally:
+            window.close()  # its workers stop before the interpreter does
     return 0
 
 
