@@ -157,7 +157,7 @@ class MainWindow(QMainWindow):
         self.choices = ChoicesController(self.lanes.io, self.library_reader, self)
         self._setup_dialog: ModelSetupDialog | None = None
         self._closed = False
-        self._pending_video: Path | None = None
+        self._pending_files: list[Path] = []  # opened while the networks load: run once they are ready
         self.setWindowTitle(APP_TITLE)
         self.setAcceptDrops(True)
         self._build_central()
@@ -524,16 +524,18 @@ class MainWindow(QMainWindow):
     # ================================================================== start / stop
     def start(self, video: Path | str | None = None, *, rescan: bool = True) -> None:
         """Load the models and the library (in workers); analyse ``video`` once the models are ready."""
-        self._pending_video = Path(video) if video else None
-        if self._pending_video is not None:  # probed first: a bad file is refused before the networks load
-            self.analysis.preflight(self._pending_video).errored.connect(self._drop_pending_video)
         self.analysis.load()
+        if video:
+            self.open_files([Path(video)])
+            # probed at once: a bad file is refused before the networks have loaded
+            self.analysis.preflight(Path(video)).errored.connect(lambda *_: self._drop_pending(Path(video)))
         refresh = self.library_panel.refresh()
         if rescan:
             refresh.returned.connect(self._rescan_if_any_folder)
 
-    def _drop_pending_video(self, *_signal_args: object) -> None:
-        self._pending_video = None
+    def _drop_pending(self, path: Path) -> None:
+        if self._pending_files == [path]:
+            self._pending_files = []
 
     def _rescan_if_any_folder(self, _request: int, snapshot: Any) -> None:
         """Reopening the app brings the index up to date (incrementally: unchanged files are skipped)."""
@@ -602,14 +604,19 @@ class MainWindow(QMainWindow):
         self.test_mode_label.setVisible(not info.pretrained)
         suffix = f" — {TEST_MODE_TEXT}" if not info.pretrained else ""
         self.setWindowTitle(APP_TITLE + suffix)
-        if self._pending_video is not None:
-            video, self._pending_video = self._pending_video, None
-            self.open_video(video)
+        if self._pending_files:
+            files, self._pending_files = self._pending_files, []
+            self.modes.open(files)
 
     def _models_unavailable(self, message: str, weights_missing: bool) -> None:
         self.model_info = None
         self._set_analysis_enabled(False, f"Video analysis is disabled: {message}")
         self.banner_button.setVisible(weights_missing)
+        if self._pending_files:  # kept when the weights are missing: analysed once they are set up
+            files = self._pending_files
+            later = " It will be analysed once they are set up." if weights_missing else ""
+            self._pending_files = files if weights_missing else []
+            self._analysis_failed(files[0], f"Video analysis is disabled: {message.rstrip('.')}.{later}")
         if weights_missing:
             self.show_model_setup()
 
@@ -678,7 +685,7 @@ class MainWindow(QMainWindow):
         )
         if paths:
             self.settings.set(Key.LAST_VIDEO_DIR, str(Path(paths[0]).parent))
-            self.modes.open([Path(p) for p in paths])
+            self.open_files([Path(p) for p in paths])
 
     def open_video(self, path: Path | str) -> int:
         """Analyse ``path`` (what a drop, File → Open and the command line call); returns the request id."""
@@ -720,7 +727,18 @@ class MainWindow(QMainWindow):
                 self._analysis_failed(files[0], f"{files[0]} is a folder: drop a video file, a temp track or "
                                                 "stills (add music folders in the Library panel).")
                 return
-        self.modes.open(files)  # told apart by content: a video, a temp track, stills
+        self.open_files(files)
+
+    def open_files(self, files: list[Path]) -> None:
+        """Query with ``files`` (a drop, File → Open, the command line), told apart by content: a video, a temp
+        track, stills. Opened while the networks still load, the newest files wait and run once they are ready
+        (a drop made at start-up is not lost)."""
+        if self.analysis.loading:
+            self._pending_files = list(files)
+            self.query_panel.wait(files[0])
+            self.statusBar().showMessage(f"{files[0].name}: waiting for the networks to load…")
+            return
+        self.modes.open(files)
 
     def _analysis_started(self, path: Path) -> None:
         self.results.clear()
