@@ -13,15 +13,20 @@ Measuring
     decode). That is not the file's broadcast loudness: content above 8 kHz is gone, and the mono mean of the
     channels reads 3 dB (identical channels) to 6 dB (unrelated channels) below BS.1770's sum of channel
     powers. For *matching tracks to each other* only the differences between tracks count: the constant part
-    cancels, what is left is the stereo width and the top octave, typically well under 1 dB for music
-    (measured figures: docs/gui.md), against jumps of 10 dB and more between masters.
+    cancels, what is left is the stereo width and the content above 8 kHz (figures in docs/gui.md: about 1 dB
+    between generated near-mono, wide and saturated masters, more for a track with unusually much energy up
+    there), against jumps of 10 dB and more between masters.
 
 Matching
     :func:`matching_gain_db` is the playback gain that brings a track to :data:`TARGET_LUFS`, at most
-    :data:`MAX_BOOST_DB` up. The target is ReplayGain 2.0's reference, -18 LUFS (on this meter's scale):
-    below today's loud masters (-8 to -14 LUFS), so most tracks are turned down and a quiet one (-20 to -24
-    LUFS, e.g. acoustic or orchestral) can still be turned up within the player's headroom (the player never
-    amplifies a sample beyond the file's own level, so a boost cannot clip: see ``ui.player``).
+    :data:`MAX_BOOST_DB` up. The player can only turn a track down from the file's own level (it never
+    amplifies a sample beyond it, so nothing can clip: see ``ui.player``); a track quieter than the target can
+    be raised only by the headroom the volume leaves (at the default volume of 0.8, 1.9 dB). So the target is
+    low: EBU R128's -23 LUFS (on this meter's scale), below nearly all music (today's masters are -8 to -16
+    LUFS, quiet acoustic and orchestral ones -18 to -25), so matching is exact for almost every track at
+    any volume, at the price of playing loud masters 10 dB and more below their own level (turn the
+    system's volume up once). ReplayGain 2.0's -18 LUFS would leave tracks from -18 to -23 LUFS unmatched
+    at full volume.
 
 The cut's own sound
     :func:`measure_cut_sound` reads a video's sound (16 kHz mono) once and keeps its momentary loudness every
@@ -64,8 +69,8 @@ STEP_SECONDS = 0.1
 ABSOLUTE_GATE_LUFS = -70.0
 RELATIVE_GATE_LU = -10.0
 
-TARGET_LUFS = -18.0
-"""Every track plays at this integrated loudness when matching is on (ReplayGain 2.0's reference level)."""
+TARGET_LUFS = -23.0
+"""Every track plays at this integrated loudness when matching is on (EBU R128's programme level)."""
 MAX_BOOST_DB = 12.0
 """A quiet track is raised at most this much: a mostly silent track's few loud moments stay reasonable."""
 

@@ -3,7 +3,7 @@
 :class:`SoundControl` owns two View-menu actions and tells the :class:`~emomv_desktop.ui.player.Player` what
 to do; the numbers are the engine's (``engine.loudness``):
 
-* **Match loudness** (on by default, remembered): each track plays at ``TARGET_LUFS`` (-18 LUFS) from the
+* **Match loudness** (on by default, remembered): each track plays at ``TARGET_LUFS`` (-23 LUFS) from the
   integrated loudness the indexer measured, at most ``MAX_BOOST_DB`` (12 dB) up; the status bar and the
   action's tooltip say the gain applied. A track without a measurement (silent, or indexed before loudness
   existed and not rescanned yet) plays as it is, and says so.
@@ -59,7 +59,7 @@ class SoundControl(QObject):
         self.match_action.setChecked(bool(settings.get(Key.MATCH_LOUDNESS, True)))
         self.match_action.setToolTip(MATCH_TIP)
         self.match_action.toggled.connect(self._match_toggled)
-        self.cut_sound_action = QAction("Play the cut's &sound under the music", self, checkable=True)
+        self.cut_sound_action = QAction("Play the cut's sound &under the music", self, checkable=True)
         self.cut_sound_action.toggled.connect(self._cut_sound_toggled)
         self._no_cut_sound("Open a video first")
 
