@@ -79,6 +79,7 @@ from .handoff import HandOff
 from .library_panel import LibraryPanel
 from .model_setup import ModelSetupDialog
 from .player import Player
+from .sound import SoundControl
 from .preview import PreviewPane
 from .query_modes import QueryModes, query_label
 from .query_panel import QueryPanel
@@ -152,6 +153,7 @@ class MainWindow(QMainWindow):
         )
         self.modes = QueryModes(self.analysis, self.lanes.io, self)
         self.player = Player(self, unavailable_reason=None if multimedia else "the preview is turned off")
+        self.sound = SoundControl(self.player, self.lanes.io, self.settings, self)
         self.model_info: ModelInfo | None = None
         self.handoff = HandOff(self.lanes.io, self.lanes.transfer, self.settings, self)
         self.choices = ChoicesController(self.lanes.io, self.library_reader, self)
@@ -401,6 +403,8 @@ class MainWindow(QMainWindow):
         view_menu = menus.addMenu("&View")
         view_menu.addAction(self.library_action)
         view_menu.addAction(self.map_dock.toggleViewAction())
+        view_menu.addSeparator()
+        view_menu.addActions(self.sound.actions())
         precision_menu = view_menu.addMenu("&Precision")
         precision_menu.setToolTipsVisible(True)
         self.precision_group = QActionGroup(self)
@@ -502,6 +506,7 @@ class MainWindow(QMainWindow):
         self.choices.changed.connect(self._choices_changed)
         self.choices.message.connect(self.statusBar().showMessage)
         self.handoff.message.connect(self.statusBar().showMessage)
+        self.sound.message.connect(self.statusBar().showMessage)
         self.player.errorOccurred.connect(lambda message: self.statusBar().showMessage(f"Preview: {message}", 8000))
 
         a = self.analysis
@@ -749,6 +754,7 @@ class MainWindow(QMainWindow):
         self._update_count()
         self.query_panel.start(path)
         self.player.set_video(path)
+        self.sound.video_changed(path)
         self.preview.show_video()
         self.preview.set_enabled(True)
         self.preview.set_track_text("")
@@ -873,6 +879,7 @@ class MainWindow(QMainWindow):
         if not index.isValid():
             return
         s = self.proxy.suggestion(index.row())
+        self.sound.track_selected(s)
         self.player.set_track(s.path, float(s.best_start))
         title = text.track_title(s.title, s.artist, s.path)
         self.preview.set_track_text(f"♪ {title} — from {text.section(s.best_start, s.best_end)}")
@@ -1055,6 +1062,7 @@ class MainWindow(QMainWindow):
         return rendering
 
     def _play_scored(self, path: Path) -> None:
+        self.sound.track_selected(None)  # the rendered mix was never measured: its own level
         self.player.set_track(path, 0.0)  # the rendered mix is on the video's own clock
         self.player.seek(0.0)
         self.player.play()
