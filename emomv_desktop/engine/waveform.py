@@ -128,19 +128,19 @@ def _bucketed(chunks: tuple[np.ndarray, ...], buckets: int) -> tuple[np.ndarray,
     return out[0].astype(np.float32), out[1].astype(np.float32), np.sqrt(out[2]).astype(np.float32)
 
 
-def _read_peaks(path: Path, buckets: int, progress: ProgressCallback | None,
+def _read_peaks(path: Path, buckets: int, sample_rate: int | None, progress: ProgressCallback | None,
                 cancel: CancelToken | None) -> Peaks:
     from .media import iter_audio, probe_audio
 
     info = probe_audio(path)
-    rate, declared = info.sample_rate, info.duration
+    rate, declared = sample_rate or info.sample_rate, info.duration
     if rate <= 0:
         raise DecodeError(path, "states no sample rate: not audio that can be drawn")
     basis = declared if declared > 0 else _FALLBACK_SECONDS
     chunks = _Chunks(int(basis * rate / (buckets * CHUNKS_PER_BUCKET)), 2 * buckets * CHUNKS_PER_BUCKET)
     samples = 0
     report(progress, 0.0, declared or None, "reading the waveform")
-    blocks = iter_audio(path, sample_rate=None, block_seconds=BLOCK_SECONDS)
+    blocks = iter_audio(path, sample_rate=sample_rate, block_seconds=BLOCK_SECONDS)
     try:
         for block in blocks:
             check(cancel)
@@ -159,8 +159,9 @@ _CACHE_LOCK = threading.Lock()
 
 
 def track_peaks(path: Path | str, buckets: int = DEFAULT_BUCKETS, progress: ProgressCallback | None = None,
-                cancel: CancelToken | None = None) -> Peaks:
-    """The waveform of ``path`` in ``buckets`` buckets (fewer for a track shorter than ``buckets`` chunks).
+                cancel: CancelToken | None = None, *, sample_rate: int | None = None) -> Peaks:
+    """The waveform of ``path`` in ``buckets`` buckets (fewer for a track shorter than ``buckets`` chunks), read
+    at the file's own rate (or resampled to ``sample_rate``: the benchmark's comparison).
 
     A :class:`~engine.errors.DecodeError` naming the file when it cannot be decoded; ``Cancelled`` on cancel.
     """
@@ -171,12 +172,12 @@ def track_peaks(path: Path | str, buckets: int = DEFAULT_BUCKETS, progress: Prog
         stat = path.stat()
     except OSError:
         stat = None  # the decoder says what is wrong with it
-    key = (str(path.absolute()), stat.st_size, stat.st_mtime_ns, buckets) if stat is not None else None
+    key = (str(path.absolute()), stat.st_size, stat.st_mtime_ns, buckets, sample_rate) if stat is not None else None
     with _CACHE_LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
-    peaks = _read_peaks(path, buckets, progress, cancel)
+    peaks = _read_peaks(path, buckets, sample_rate, progress, cancel)
     if key is not None:
         with _CACHE_LOCK:
             _CACHE[key] = peaks

@@ -882,7 +882,7 @@ class MainWindow(QMainWindow):
         return (self.analysis.current_path, None if cue is None else (round(cue.start, 3), round(cue.end, 3)))
 
     def _show_waveform(self, index: QModelIndex) -> None:
-        if not index.isValid():
+        if not index.isValid() or self._closed:  # closed: results arriving late start no new reading
             return
         s = self.proxy.suggestion(index.row())
         original = self.analysis.analysis.suggestions if self.analysis.analysis is not None else []
