@@ -13,24 +13,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
 import tracemalloc
 from pathlib import Path
 
+from bench_gui import _median_seconds  # this folder is on the path when a script here runs
+
 ROOT = Path(__file__).resolve().parents[1]
 RATES = (None, 16_000, 8_000, 4_000)
-
-
-def _median_seconds(run, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def _hour_of_noise(path: Path) -> Path:

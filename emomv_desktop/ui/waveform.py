@@ -4,9 +4,9 @@
 track file). Its shaded section is what plays against the picture: ``audio position = section start + video
 position``. Dragging the section moves its start (its length, the cue's, is kept; it stays inside the track);
 a click (on the section or off it) or a drag off it scrubs: the picture goes to ``time - section start``, clamped
-to the video (left of the section: its start), and the sound with it. Keys: Left/Right move the section by :data:`STEP_SECONDS`, with Shift by a beat (the track's beat
-grid, else its tempo) or :data:`SHIFT_STEP_SECONDS` when the track has neither; Home puts it back on the best
-section.
+to the video (left of the section: its start), and the sound with it. Keys: Left/Right move the section by
+:data:`STEP_SECONDS`, with Shift by a beat (the track's beat grid, else its tempo) or :data:`SHIFT_STEP_SECONDS`
+when the track has neither; Home puts it back on the best section.
 
 :class:`WaveformController` reads the peaks in a worker (``service.track_waveform`` on its lane; a newer track
 cancels the older read and its late result is dropped), keeps the view's playhead on the player, and applies a

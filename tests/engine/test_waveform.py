@@ -48,7 +48,8 @@ def test_the_loud_half_of_a_track_has_the_larger_peaks(tmp_path, suffix):
     assert np.median(height[second]) > 5 * np.median(height[first])  # the music has its own quiet moments
     assert peaks.rms[second].mean() > 5 * peaks.rms[first].mean()
     assert height[second].max() > 5 * height[first].max()
-    assert np.all(peaks.minimum <= 0) and np.all(peaks.maximum >= 0) and np.all(peaks.rms <= peaks.maximum - peaks.minimum)
+    assert np.all(peaks.minimum <= 0) and np.all(peaks.maximum >= 0)
+    assert np.all(peaks.rms <= peaks.maximum - peaks.minimum)
 
 
 def test_peaks_are_those_of_the_whole_signal_within_one_chunk_of_each_bucket_edge(tmp_path):
@@ -108,7 +109,8 @@ def test_progress_is_reported_and_cancel_stops_it(tmp_path):
     path = media_factory.write_audio(tmp_path / "track.wav", seconds=25, seed=2)
     seen = []
     waveform.track_peaks(path, 50, seen.append)
-    assert seen[0].done == 0 and seen[-1].done == pytest.approx(25.0, abs=0.05) and seen[-1].total == pytest.approx(25.0)
+    assert seen[0].done == 0 and seen[-1].done == pytest.approx(25.0, abs=0.05)
+    assert seen[-1].total == pytest.approx(25.0)
     assert len(seen) >= 3  # one report per block (10 s)
     waveform.clear_cache()
     token = CancelToken()
