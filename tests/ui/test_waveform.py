@@ -138,6 +138,40 @@ def test_the_controller_reads_the_peaks_in_a_worker_and_says_why_when_it_cannot(
         lane.shutdown()
 
 
+def test_moving_the_offset_while_playing_seeks_the_track_once_and_keeps_the_picture(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtMultimedia import QVideoSink
+
+    from emomv_desktop.ui import player as player_module
+
+    video = media_factory.write_video(tmp_path / "cut.mp4", seconds=6.0, fps=10, width=160, height=120)
+    track = media_factory.write_audio(tmp_path / "track.wav", seconds=60, seed=1)
+    player = Player()
+    sink = QVideoSink()
+    player.video_player().setVideoOutput(sink)
+    try:
+        player.set_video(video)
+        player.set_track(track, 5.0)
+        player.play()
+        qtbot.waitUntil(lambda: player.position() > 1.0, timeout=LOAD_TIMEOUT_MS)
+        sources, seeks = [], []
+        player._audio.player.sourceChanged.connect(sources.append)  # noqa: SLF001
+        real_seek = player_module._Seekable.seek  # noqa: SLF001
+        monkeypatch.setattr(player_module._Seekable, "seek", lambda self, ms: (seeks.append(ms), real_seek(self, ms)))
+        with qtbot.waitSignal(player.trackChanged) as changed:
+            player.set_offset(30.0)
+        assert changed.args == [str(track), 30.0] and player.track_offset == 30.0
+        assert sources == [] and len(seeks) == 1  # the track is moved, not reloaded
+        qtbot.waitUntil(lambda: player.position() > 2.5, timeout=LOAD_TIMEOUT_MS)
+        qtbot.waitUntil(lambda: abs(real_audio_position(player) - (30.0 + player.position())) < 0.5, timeout=10_000)
+        player.pause()
+        position = player.position()
+        player.set_offset(12.0)  # paused: the track waits at the new place, the picture stays
+        assert player.position() == position
+        qtbot.waitUntil(lambda: abs(real_audio_position(player) - (12.0 + position)) < 0.05, timeout=10_000)
+    finally:
+        player.stop()
+
+
 # ------------------------------------------------------------------ in the window
 def real_audio_position(player) -> float:
     return player._audio.player.position() / 1000.0  # noqa: SLF001 - what QtMultimedia itself reports
