@@ -55,12 +55,6 @@ class Peaks:
     def buckets(self) -> int:
         return int(self.minimum.size)
 
-    def bucket_at(self, seconds: float) -> int:
-        """The bucket holding ``seconds`` (clamped to the first and last)."""
-        if self.duration <= 0 or not self.buckets:
-            return 0
-        return int(np.clip(seconds / self.duration * self.buckets, 0, self.buckets - 1))
-
 
 class _Chunks:
     """Min, max, sum of squares and length of consecutive ``hop``-sample chunks of a stream; beyond ``limit``

@@ -133,9 +133,6 @@ class WaveformView(QWidget):
     def section_length(self) -> float:
         return self._length
 
-    def best_start(self) -> float:
-        return self._best
-
     def move_section(self, start: float) -> float:
         """Move the section to ``start`` (clamped: it stays inside the track) and say so; returns the start."""
         start = self._clamped(start)
@@ -345,10 +342,6 @@ class WaveformController(QObject):
         player.positionChanged.connect(lambda _seconds: self._follow())
         player.trackChanged.connect(lambda *_track: self._follow())
 
-    @property
-    def path(self) -> Path | None:
-        return self._path
-
     def show(self, track: "Suggestion", best: float | None = None, beats: "Beats | None" = None) -> Job | None:
         """Show ``track`` with its section (``best``: where Home goes); its peaks are read in the background."""
         path = Path(track.path)
@@ -402,8 +395,8 @@ class WaveformController(QObject):
 
     def _scrub(self, seconds: float) -> None:
         """A time in the track outside the section: the picture goes where the sound is that time."""
-        video = seconds - self.view.section_start()
-        self.player.seek(float(np.clip(video, 0.0, self.player.duration() or max(0.0, video))))
+        video, end = seconds - self.view.section_start(), self.player.duration()
+        self.player.seek(max(0.0, min(video, end) if end > 0 else video))
 
 
 class SectionEdits:
