@@ -8,7 +8,7 @@ said, neighbouring chunks are merged in pairs, so at most ``2 * CHUNKS_PER_BUCKE
 held. At the end the chunks are grouped into ``buckets`` equal spans of time (a bucket's edges are off by at most
 half a chunk: an eighth of a bucket). Cancellable between blocks; progress in seconds decoded.
 
-Why the file's own rate and not a low one: resampling costs more than it saves (decoding dominates; measured in
+Why the file's own rate and not a low one: resampling saves nothing measurable (decoding dominates; measured in
 docs/gui.md, *Waveform*), and a low-passed signal would understate the peaks of bright music (cymbals, hats).
 
 Results are kept in a small in-process cache (:data:`CACHE_SIZE` entries, least recently used dropped) keyed by
