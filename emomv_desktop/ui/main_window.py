@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QTabBar,
     QSplitter,
@@ -300,7 +301,11 @@ class MainWindow(QMainWindow):
         )
         self.library_dock = QDockWidget("Library", self)
         self.library_dock.setObjectName("libraryDock")
-        self.library_dock.setWidget(self.library_panel)
+        scroll = QScrollArea(self.library_dock)  # squeezed (a 1024x700 screen), the panel scrolls, the window fits
+        scroll.setWidget(self.library_panel)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.library_dock.setWidget(scroll)
         self.library_dock.setAllowedAreas(Qt.DockWidgetArea.BottomDockWidgetArea | Qt.DockWidgetArea.TopDockWidgetArea)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.library_dock)
 

@@ -52,7 +52,7 @@ class PreviewPane(QWidget):
     # ---------------------------------------------------------------- layout
     def _build(self) -> None:
         self.stack = QStackedWidget(self)
-        self.stack.setMinimumSize(320, 100)  # short: the window fits a 1024x700 screen with its frame
+        self.stack.setMinimumSize(320, 112)  # short: the window fits a 1024x700 screen with its frame
         self.stack.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.hint = QLabel(DROP_HINT, self.stack)
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
