@@ -8,7 +8,7 @@ track ids (a double click on empty space clears it: None), which the window uses
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsScene, QGraphicsView, QWidget
 
@@ -52,9 +52,11 @@ class VAMapView(QGraphicsView):
         self.query_marker: QGraphicsEllipseItem | None = None
         self._pressed: int | None = None
         self._band: QRectF | None = None
+        self._shown: VAMap | None = None
         self.rubberBandChanged.connect(self._band_changed)
 
     def set_map(self, va: VAMap) -> None:
+        self._shown = va
         scene = self.scene()
         scene.blockSignals(True)
         scene.clear()
@@ -92,6 +94,12 @@ class VAMapView(QGraphicsView):
             self.query_marker.setToolTip("The query")
         self.setSceneRect(QRectF(-1.3 * SCALE, -1.2 * SCALE, 2.6 * SCALE, 2.4 * SCALE))
         self.fitInView(self.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+
+    def changeEvent(self, event: QEvent) -> None:
+        """Light or dark colours chosen: the grid, rings and marker are drawn again in the palette's colours."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and self._shown is not None:
+            self.set_map(self._shown)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

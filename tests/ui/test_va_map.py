@@ -3,6 +3,8 @@ the results ringed, a click auditions, a drawn rectangle filters the results."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PySide6.QtCore import QPoint, QRectF, Qt
 from PySide6.QtTest import QTest
@@ -62,3 +64,21 @@ def test_the_map_places_the_library_and_a_drawn_region_filters_the_results(qtbot
     assert shown == inside & ringed and 0 < len(shown) < len(ringed)
     window._map_region_changed(None)
     assert window.proxy.rowCount() == len(analysis.suggestions)
+
+
+def test_the_map_is_drawn_again_in_the_dark_palettes_colours(qtbot):
+    from PySide6.QtGui import QColor, QPalette
+
+    from emomv_desktop.engine.service import VAMap
+    from emomv_desktop.ui.va_map import VAMapView
+
+    view = VAMapView()
+    qtbot.addWidget(view)
+    positions = np.array([[0.5, 0.5], [-0.5, -0.5]])
+    view.set_map(VAMap(va.RUSSELL_1980, np.array([1, 2]), [Path("a.wav"), Path("b.wav")], [None, None],
+                       [None, None], positions, np.array([0, 3]), np.array([0.1, 0.2]), (1,)))
+    dark = QPalette(view.palette())
+    dark.setColor(QPalette.ColorRole.Text, QColor("#f0f0f0"))
+    view.setPalette(dark)
+    assert view.dots[1].pen().color() == QColor("#f0f0f0")  # the result's ring
+    assert view.query_marker.pen().color() == QColor("#f0f0f0")
