@@ -5,9 +5,9 @@ Builds a small generated music library and a generated multi-scene cut (hard cut
 shots) in a temporary folder, indexes the library with random-init backbones (the window shows its "random
 weights (test mode)" marker), analyses the cut, splits scenes at the true cuts the random model merged (as a
 user would, with S), chooses music for three cues, selects a cue, previews a track and saves, for every colour
-scheme and screen size, ``main-window-WxH[-dark].png`` (the whole window, its frame included); then
-``emotion-map[-dark].png`` (the Emotion map dock, the results ringed) and ``temp-track[-dark].png`` (the window
-after a temp track dropped). Needs a real X display for the video picture, larger than the largest size plus
+scheme and screen size, ``main-window-WxH[-dark].png`` (the whole window, its frame included, laid out as at a
+first launch); then ``emotion-map[-dark].png`` (the Emotion map dock, floated, the results ringed) and
+``temp-track[-dark].png`` (the window after a temp track from outside the library was dropped). Needs a real X display for the video picture, larger than the largest size plus
 the window frame, with a window manager, e.g.:
 
     xvfb-run -a -s "-screen 0 2048x1280x24" sh -c 'openbox & .venv/bin/python scripts/screenshot.py'
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SIZES = ("1024x700", "1280x800", "1920x1080")
 SCHEMES = ("light", "dark")
 MAP_SIZE = "1280x800"  # the window size of the map and temp-track pictures
-MAP_DOCK_HEIGHT = 400
+MAP_DOCK_SIZE = (620, 480)  # the floated Emotion map's picture
 MAX_PNG_BYTES = 300_000
 WAIT_SECONDS = 600
 SHOTS = (6.0, 5.0, 7.0, 6.0)  # seconds per shot of the generated cut
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         from PySide6.QtWidgets import QApplication
 
         from emomv_desktop.ui.compat import protect_singletons
-        from emomv_desktop.ui.main_window import MainWindow
+        from emomv_desktop.ui.main_window import LIBRARY_DOCK_HEIGHT, MainWindow
         from tests.ui.helpers import PrebuiltBackends, index_and_make_model, random_extractors
 
         music, video, cuts = _make_media(tmp_path)
@@ -202,20 +202,25 @@ def main(argv: list[str] | None = None) -> int:
             window.player.play()  # a paused player may not have drawn a frame yet
             _settle(app, 1.5)
             window.player.pause()
+            first_launch = lambda: window.resizeDocks(  # noqa: E731 - each size as a first launch lays it out
+                [window.library_dock], [LIBRARY_DOCK_HEIGHT], Qt.Orientation.Vertical)
             for suffix in _schemes(window, args.schemes):
                 for size in args.sizes:
                     width, height = _size(size)
-                    _grab(app, window, width, height, args.out / f"main-window-{width}x{height}{suffix}.png")
-            window.map_dock.raise_()
+                    _grab(app, window, width, height, args.out / f"main-window-{width}x{height}{suffix}.png",
+                          prepare=first_launch)
+            dock = window.map_dock  # floated to a readable size for its picture, then docked again
+            dock.setFloating(True)
             _wait(app, lambda: bool(window.va_map.scene().items()), "the emotion map")
-            taller = lambda: window.resizeDocks([window.map_dock], [MAP_DOCK_HEIGHT], Qt.Orientation.Vertical)  # noqa: E731
             for suffix in _schemes(window, args.schemes):
-                _grab(app, window, *_size(MAP_SIZE), args.out / f"emotion-map{suffix}.png", part=window.map_dock,
-                      prepare=taller)
+                _grab(app, window, *_size(MAP_SIZE), args.out / f"emotion-map{suffix}.png", part=dock,
+                      prepare=lambda: dock.setGeometry(120, 160, *MAP_DOCK_SIZE))
+            dock.setFloating(False)
+            window.tabifyDockWidget(window.library_dock, dock)
             window.library_dock.raise_()
             _temp_track(app, window, tmp_path)
             for suffix in _schemes(window, args.schemes):
-                _grab(app, window, *_size(MAP_SIZE), args.out / f"temp-track{suffix}.png")
+                _grab(app, window, *_size(MAP_SIZE), args.out / f"temp-track{suffix}.png", prepare=first_launch)
         finally:
             window.close()  # its workers stop before the interpreter does
     return 0
