@@ -21,8 +21,8 @@ MIN_COSINE = 0.9999
 MAX_ROW_ERROR = 0.01
 """Per-row relative error |fast - exact| / |exact|: measured max 3.2e-3 (VGGish), 4.6e-3 (SlowFast)."""
 MAX_MAP_CHANGE = 0.5
-"""Retrieval mAP (percent) under the worst-case perturbation of the music features (every element moved by
-the largest relative error measured for elements of its size): measured <= 0.18 points."""
+"""Retrieval mAP (percent) under the worst-case perturbation of one side's features (every element moved by
+the largest relative error measured for elements of its size): measured <= 0.18 points (music), VIDEO_MEASURED."""
 MIN_TOP10_OVERLAP = 0.9
 """Mean share of each query's top 10 kept under that perturbation (measured 0.956-0.968)."""
 
@@ -130,17 +130,20 @@ def test_the_retrieval_cannot_tell_fast_music_features_from_exact_ones(emomv_dat
     assert shift.top10_overlap.mean() >= MIN_TOP10_OVERLAP, shift.top10_overlap
 
 
-def test_slowfast_stays_exact_by_default_because_the_shipped_model_can_tell(emomv_data, video_fidelity):
-    """The same worst case on the video side moves the mAP by more than the bound (the shipped model
-    standardises near-constant SlowFast dimensions): SlowFast defaults to fp32. If a model without that
-    fragility ships, this fails: then measure again and make ``FAST`` SlowFast's default too."""
+@pytest.mark.parametrize("dataset", ["B", "C"])
+def test_the_retrieval_cannot_tell_fast_video_features_from_exact_ones(emomv_data, video_fidelity, dataset):
+    """The same worst case on the video side (the released SlowFast features, every element moved by the
+    largest relative error measured for elements of its size): the shipped model, whose video standardiser
+    floors the spread of near-constant dimensions (docs/model.md), keeps its mAP and top-10 lists. This is what
+    makes ``FAST`` SlowFast's default too."""
     torch.manual_seed(0)
-    assert backbones.SlowFastExtractor.build(None, "cpu", clips_per_window=1).compute_dtype == torch.float32
-    if backbones.compute_dtype("cpu") == torch.float32:
-        return  # no bf16 here: nothing to measure
+    built = backbones.SlowFastExtractor.build(None, "cpu", clips_per_window=1)
+    assert built.compute_dtype == backbones.compute_dtype("cpu", Precision.FAST)
     errors = fidelity.Fidelity.concatenate(list(video_fidelity.values()))
-    shift = _worst_case(emomv_data, "B", music_errors=None, video_errors=errors)
-    assert shift.max_map_change > MAX_MAP_CHANGE, shift
+    shift = _worst_case(emomv_data, dataset, music_errors=None, video_errors=errors)
+    assert shift.map_v2m[0] > 50  # the shipped model retrieves (constant ranking: ~45)
+    assert shift.max_map_change <= MAX_MAP_CHANGE, shift
+    assert shift.top10_overlap.mean() >= MIN_TOP10_OVERLAP, shift.top10_overlap
 
 
 def test_the_library_records_each_tracks_precision(tmp_path, vggish_pair):
