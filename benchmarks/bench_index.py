@@ -9,7 +9,11 @@ processes hits every variant alike; figures are medians:
 
 * **index**: ``engine.indexer.index_library`` (decode thread + inference loop, one transaction per track);
 * **sequential**: the same work without overlap (``track_features`` then ``store_features``, per file);
-* **network only**: ``VGGishExtractor.embed`` on the same tracks' log-mel examples, computed beforehand.
+* **network only**: ``VGGishExtractor.embed`` on the same tracks' log-mel examples, computed beforehand;
+* **loudness only**: ``engine.loudness.integrated_loudness`` on the same tracks' 16 kHz mono audio, decoded
+  beforehand (the part of ``index`` that level matching adds), beside **loudness (pyloudnorm)**, pyloudnorm's
+  own ``Meter.integrated_loudness`` on the same audio (the reference the engine's vectorised gating is
+  tested against).
 
 Peak memory: one child process per track length indexes a single file into a fresh library and reports its
 ``VmHWM`` (the high-water mark of its own resident memory), so a long track shows whether anything holds
@@ -26,9 +30,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from typing import Callable
+
 import numpy as np
+import pyloudnorm
 import soundfile as sf
 
+from emomv_desktop.engine import loudness, media
+from emomv_desktop.engine.protocol import AUDIO_SAMPLE_RATE
 from tests import media_factory
 
 FORMATS = ("mp3", "flac", "ogg", "m4a", "wav")
@@ -119,6 +128,7 @@ def throughput(folder: Path, files: list[Path], repeats: int, threads: int) -> N
     vggish = VGGishExtractor.build(None, "cpu")
     examples = [torch.cat([e for e, _ in vggish.stream_examples(f)]) for f in files]
     audio = sum(len(e) for e in examples) * 0.96
+    mono = [media.load_audio(f) for f in files]
 
     def index(db: Path) -> float:
         with Library(db) as library:
@@ -143,7 +153,19 @@ def throughput(folder: Path, files: list[Path], repeats: int, threads: int) -> N
             vggish.embed(e)
         return time.perf_counter() - started
 
-    variants = {"index (decode ahead)": index, "sequential": sequential, "network only": network}
+    def measured(meter) -> Callable[[Path], float]:
+        def run(_: Path) -> float:
+            started = time.perf_counter()
+            for samples in mono:
+                meter(samples)
+            return time.perf_counter() - started
+
+        return run
+
+    reference = pyloudnorm.Meter(AUDIO_SAMPLE_RATE)
+    variants = {"index (decode ahead)": index, "sequential": sequential, "network only": network,
+                "loudness only": measured(loudness.integrated_loudness),
+                "loudness (pyloudnorm)": measured(lambda x: reference.integrated_loudness(x.astype(np.float64)))}
     times: dict[str, list[float]] = {name: [] for name in variants}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(repeats):
@@ -158,6 +180,10 @@ def throughput(folder: Path, files: list[Path], repeats: int, threads: int) -> N
     for name in ("index (decode ahead)", "sequential"):
         print(f"  overhead of {name} beyond the network: {100 * (medians[name] - net) / net:.0f}%")
     print(f"  decode ahead vs sequential: {medians['sequential'] / medians['index (decode ahead)']:.2f}x")
+    ours, theirs = medians["loudness only"], medians["loudness (pyloudnorm)"]
+    print(f"  loudness: {1000 * ours / len(files):.0f} ms per track, "
+          f"{100 * ours / medians['index (decode ahead)']:.1f}% of index, "
+          f"{100 * ours / net:.1f}% of the network; pyloudnorm's meter {theirs / ours:.1f}x slower")
 
 
 def main() -> None:

@@ -180,6 +180,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
         f"failed {report.failed}, removed {report.removed}"
         f"{f', skipped {report.skipped}' if report.skipped else ''}"
         f"{f', beats tracked for {report.beats_tracked} earlier tracks' if report.beats_tracked else ''}"
+        f"{f', loudness measured for {report.loudness_measured} earlier tracks' if report.loudness_measured else ''}"
         f" in {report.seconds:.1f} s "
         f"({rate:.1f} tracks/min, {speed:.1f} s of audio per s)"
     )

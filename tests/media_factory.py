@@ -225,6 +225,7 @@ def write_video(
     codec: str = "libx264",
     gop: int | None = None,
     with_audio: bool = False,
+    audio: np.ndarray | None = None,
     seed: int = 0,
 ) -> Path:
     """Encode a test video; returns the path.
@@ -234,7 +235,8 @@ def write_video(
     are encoded 4:4:4 (4:2:0 needs even sizes).
     ``frame_times`` (seconds) sets each frame's presentation time exactly (variable frame rate); otherwise
     frames are ``1/fps`` apart. ``gop`` is the keyframe interval in frames (encoder default when None).
-    ``with_audio`` adds an AAC track (the engine must ignore it).
+    ``with_audio`` adds an AAC track (the engine must ignore it): :func:`music_signal`, or ``audio`` ((frames,
+    2) float32 at 44.1 kHz) when given.
     """
     path = Path(path)
     rng = np.random.default_rng(seed)
@@ -253,15 +255,16 @@ def write_video(
             stream.codec_context.options = {"keyint_min": str(gop), "sc_threshold": "0"} if codec == "libx264" else {}
         if turns:
             stream.set_display_rotation(-90 * turns)  # FFmpeg's matrix angle is counter-clockwise
-        audio = container.add_stream("aac", rate=44_100, layout="stereo") if with_audio else None
+        audio_stream = container.add_stream("aac", rate=44_100, layout="stereo") if with_audio else None
         for index, t in enumerate(times):
             picture = np.rot90(_frame_picture(index, width, height, rng), k=turns)  # stored turned back
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")
             frame.pts, frame.time_base = int(round(t / time_base)), time_base
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
-        if audio is not None:
-            _encode_audio(container, audio, music_signal(seconds, 44_100, 2, seed=seed), 44_100, "stereo")
+        if audio_stream is not None:
+            signal = music_signal(seconds, 44_100, 2, seed=seed) if audio is None else audio
+            _encode_audio(container, audio_stream, np.asarray(signal, np.float32), 44_100, "stereo")
     return path
 
 

@@ -13,6 +13,15 @@ Geometry
     tempo is 60 / the beat period fitted by least squares over the tracked beats (finer than the 10 ms grid and
     than librosa's tempogram bins).
 
+Memory
+    librosa's one-call path holds whole-track intermediates: the STFT (257 bins per 10 ms frame) and, for the
+    tempo, an 8 s autocorrelation window per frame (800 x frames, float64, several copies), +2.4 GiB for a
+    10-minute track (`benchmarks/bench_index.py`). Here the mel spectrogram and the mean tempogram are computed
+    in blocks of :data:`BLOCK_FRAMES` frames and handed to librosa's own estimator and tracker (``tempo(tg=)``,
+    ``beat_track(bpm=)``); only the mel spectrogram (128 floats per frame, 31 MiB per 10 minutes) and the
+    envelope are held for the whole track. The mel spectrogram is librosa's exactly; the mean tempogram is
+    taken in float32 over every 4th frame (within 1e-3 of librosa's; it only seeds the tracker's tempo).
+
 Downbeats (an estimate; its limits)
     Assuming 4/4 throughout, the bar's phase is the one of the four beat phases whose beats carry the most
     low-frequency (< 150 Hz) onset strength: downbeats usually carry the kick drum or a new bass note, while
@@ -47,6 +56,14 @@ DOWNBEAT_CONTRAST = 1.15
 """The chosen phase's mean onset strength over the mean of the other three phases must reach this."""
 MIN_SECONDS = 3.0
 """Shorter audio gives no beats (the tracker needs a few periods)."""
+BLOCK_FRAMES = 3000
+"""Frames (30 s) per block of the mel spectrogram and the tempogram: bounds their intermediates."""
+TEMPO_WINDOW_SECONDS = 8.0
+"""librosa's default autocorrelation window for the tempo (``ac_size``)."""
+TEMPO_BLOCK_ROWS = 512
+"""Autocorrelation windows per block (512 x 1600 float32: cache-sized)."""
+TEMPO_STRIDE = 4
+"""The tempo's mean tempogram takes every 4th frame (40 ms): ~13x less work than librosa's every frame."""
 
 
 class BeatError(EngineError):
@@ -87,12 +104,12 @@ def track_beats(audio: np.ndarray, sample_rate: int = AUDIO_SAMPLE_RATE) -> Beat
     empty = Beats(0.0, np.zeros(0), np.zeros(0))
     if audio.size < MIN_SECONDS * sample_rate or not np.any(audio):
         return empty
-    power = librosa.feature.melspectrogram(
-        y=audio, sr=sample_rate, n_fft=N_FFT, hop_length=HOP, n_mels=MEL_BANDS, fmax=sample_rate / 2
-    )
-    mel = librosa.power_to_db(power)
+    mel = _mel_db(audio, sample_rate)
     envelope = librosa.onset.onset_strength(S=mel, sr=sample_rate, hop_length=HOP, n_fft=N_FFT)
-    _, frames = librosa.beat.beat_track(onset_envelope=envelope, sr=sample_rate, hop_length=HOP)
+    if not envelope.any():
+        return empty
+    bpm = librosa.feature.tempo(tg=_mean_tempogram(envelope, sample_rate), sr=sample_rate, hop_length=HOP)
+    _, frames = librosa.beat.beat_track(onset_envelope=envelope, bpm=bpm, sr=sample_rate, hop_length=HOP)
     frames = np.asarray(frames, dtype=np.int64)
     if frames.size < 2:
         return empty
@@ -102,6 +119,46 @@ def track_beats(audio: np.ndarray, sample_rate: int = AUDIO_SAMPLE_RATE) -> Beat
     low = librosa.onset.onset_strength(S=mel[:low_bands], sr=sample_rate, hop_length=HOP, n_fft=N_FFT)
     phase = _downbeat_phase(low[frames]) if frames.size >= 2 * BEATS_PER_BAR else -1
     return Beats(tempo, beats, beats[phase::BEATS_PER_BAR] if phase >= 0 else np.zeros(0))
+
+
+def _mel_db(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """``power_to_db`` of the mel power spectrogram of librosa's centred, zero-padded Hann frames (its
+    ``melspectrogram`` defaults), block by block with scipy's float32 FFT (2x numpy's here)."""
+    import librosa
+    import scipy.fft
+
+    padded = np.pad(audio.astype(np.float32), N_FFT // 2)  # centred frames; zeros: librosa's default pad_mode
+    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP]  # a view: (1 + len // HOP, N_FFT)
+    taper = librosa.filters.get_window("hann", N_FFT, fftbins=True).astype(np.float32)
+    basis = librosa.filters.mel(sr=sample_rate, n_fft=N_FFT, n_mels=MEL_BANDS, fmax=sample_rate / 2)
+    power = np.empty((MEL_BANDS, len(frames)), np.float32)
+    for start in range(0, len(frames), BLOCK_FRAMES):
+        spectrum = scipy.fft.rfft(frames[start : start + BLOCK_FRAMES] * taper, axis=1)
+        power[:, start : start + BLOCK_FRAMES] = basis @ (spectrum.real**2 + spectrum.imag**2).T
+    return librosa.power_to_db(power)
+
+
+def _mean_tempogram(envelope: np.ndarray, sample_rate: int) -> np.ndarray:
+    """librosa's autocorrelation tempogram (centred 8 s Hann windows, each frame max-normalised) averaged over
+    time, as ``tempo`` aggregates it: ``(window, 1)``. In float32 and over every :data:`TEMPO_STRIDE`-th frame,
+    one block at a time (the mean of overlapping 8 s windows moves little in 40 ms; within 1e-3 of librosa's
+    float64 every-frame mean, tested)."""
+    import librosa
+
+    window = int(librosa.time_to_frames(TEMPO_WINDOW_SECONDS, sr=sample_rate, hop_length=HOP))
+    padded = np.pad(envelope.astype(np.float32), window // 2, mode="linear_ramp", end_values=(0, 0))
+    rows = np.lib.stride_tricks.sliding_window_view(padded, window)[: envelope.size : TEMPO_STRIDE]  # a view
+    import scipy.fft
+
+    taper = librosa.filters.get_window("hann", window, fftbins=True).astype(np.float32)
+    size = 2 * window  # >= 2 * window - 1: linear, not circular, autocorrelation
+    total = np.zeros(window)
+    for start in range(0, len(rows), TEMPO_BLOCK_ROWS):
+        spectrum = scipy.fft.rfft(rows[start : start + TEMPO_BLOCK_ROWS] * taper, n=size, axis=1)
+        ac = scipy.fft.irfft(spectrum.real**2 + spectrum.imag**2, n=size, axis=1)[:, :window]
+        peak = np.abs(ac).max(axis=1, keepdims=True)
+        total += (ac / np.where(peak > np.finfo(np.float32).tiny, peak, 1.0)).sum(axis=0)
+    return (total / len(rows))[:, None]
 
 
 def _downbeat_phase(strengths: np.ndarray) -> int:

@@ -59,6 +59,7 @@ CSV_FIELDS: tuple[str, ...] = (
     "bpm",
     "covers",
     "shortlisted",
+    "loudness",
 )
 
 
@@ -95,6 +96,7 @@ def suggestion_record(s: "Suggestion", shortlist: "Collection[Path] | None" = No
         "bpm": None if s.bpm is None else round(float(s.bpm), 2),
         "covers": s.covers,
         "shortlisted": None if shortlist is None else Path(s.path) in shortlist,
+        "loudness": None if s.loudness is None else round(float(s.loudness), 2),
     }
 
 

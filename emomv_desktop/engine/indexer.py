@@ -10,15 +10,17 @@ Thread roles (decode ahead):
   it streamed (``engine.media``) and turns it into VGGish log-mel examples (the extractor's own
   ``stream_examples``, so the indexer's features are exactly ``track_features``'), chunk by chunk, at most
   :data:`DECODE_AHEAD_CHUNKS` ahead. It also keeps the decoded 16 kHz mono audio of the track in flight and,
-  at its end, tracks its beats (:func:`engine.beats.track_beats`: no second decode; the audio of one track is
-  held, 3.8 MB per minute). It never touches the network or SQLite. A file it cannot decode becomes a per-file
+  at its end, tracks its beats (:func:`engine.beats.track_beats`) and measures its integrated loudness
+  (:func:`engine.loudness.integrated_loudness`, for level-matched auditioning; on this 16 kHz mono stream,
+  which is fine for matching tracks to each other: see that module): no second decode; the audio of one
+  track is held, 3.8 MB per minute. It never touches the network or SQLite. A file it cannot decode becomes a per-file
   outcome, not an exception.
 * the **calling thread is the inference thread**: it runs the network on each chunk as it arrives and, between
   tracks, stores the finished track (one transaction). One model, one thread; the SQLite connection stays in
   the thread that opened it.
 
-Tracks indexed before beats were tracked (features stored, no beat row) get their beats after the main pass:
-decoded again, beats only, VGGish not run (:func:`_track_missing_beats`).
+Tracks indexed before beats were tracked or loudness measured (features stored, no beat or loudness row) get
+what they lack after the main pass: decoded again, VGGish not run (:func:`_analyse_missing_audio`).
 
 Memory is bounded by the longest track's 16 kHz audio (beats) plus the decode-ahead queue. Cancel is checked by the decode thread between blocks and
 by the inference loop between chunks (the track in flight is dropped, the report says ``cancelled``).
@@ -39,6 +41,7 @@ from . import media
 from .beats import Beats, track_beats
 from .errors import Cancelled, EngineError, PathError
 from .features import AudioInfo, TrackFeatures
+from .loudness import integrated_loudness
 from .jobs import CancelToken, ProgressCallback, check
 from .library import VIDEO_EXTENSIONS, FileEntry, IndexProgress, IndexReport, Library, Scan, walk_music
 from .paths import display_path
@@ -89,22 +92,23 @@ def index_library(
     report.unchanged = len(scan.files) - len(todo)
     folder_paths = {i: p for p, i in library.folder_ids(None).items()}
     try:
-        for entry, outcome, beats in _extract(extractor, todo, progress, cancel, started):
-            _record(library, entry, outcome, beats, extractor.backbone_id, folder_paths[entry.folder_id], report)
-        _track_missing_beats(library, extractor.backbone_id, report, progress, cancel)
+        for entry, outcome, analysed in _extract(extractor, todo, progress, cancel, started):
+            _record(library, entry, outcome, analysed, extractor.backbone_id, folder_paths[entry.folder_id], report)
+        _analyse_missing_audio(library, extractor.backbone_id, report, progress, cancel)
     except Cancelled:
         report.cancelled = True
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _record(library: Library, entry: FileEntry, outcome: TrackFeatures | EngineError, beats: Beats | None,
-            backbone_id: str, folder: Path, report: IndexReport) -> None:
-    """Store one extraction outcome (features and beats, a skip, or a per-file error) and count it."""
+def _record(library: Library, entry: FileEntry, outcome: TrackFeatures | EngineError,
+            analysed: "_Analysed | None", backbone_id: str, folder: Path, report: IndexReport) -> None:
+    """Store one extraction outcome (features, beats and loudness, a skip, or a per-file error) and count it."""
     stat_kw = {"size": entry.size, "mtime_ns": entry.mtime_ns, "folder": folder}
     if not isinstance(outcome, EngineError):
         try:
-            library.store_features(entry.path, outcome, backbone_id, beats=beats, **stat_kw)
+            library.store_features(entry.path, outcome, backbone_id, beats=analysed.beats,
+                                   loudness=analysed.loudness, **stat_kw)
         except PathError as exc:
             outcome = exc
         else:
@@ -121,37 +125,58 @@ def _record(library: Library, entry: FileEntry, outcome: TrackFeatures | EngineE
     report.errors.append((entry.path, reason))
 
 
-def _beats_of(audio: list[np.ndarray], path: Path) -> Beats:
-    """The beats of a track's decoded 16 kHz blocks; no beats (tempo 0) when tracking fails on odd audio."""
-    try:
-        return track_beats(np.concatenate(audio) if audio else np.zeros(0, np.float32))
-    except Exception:  # a beat tracker problem must not cost the track its features
-        _log.exception("beat tracking failed for %s", display_path(path))
-        return Beats(0.0, np.zeros(0), np.zeros(0))
+@dataclasses.dataclass(frozen=True)
+class _Analysed:
+    """What the indexer measures on a track's decoded 16 kHz audio besides its features."""
+
+    beats: Beats | None
+    loudness: float | None  # LUFS, NaN when silent or too short (None: not measured)
 
 
-def _track_missing_beats(library: Library, backbone_id: str, report: IndexReport,
-                         progress: ProgressCallback | None, cancel: CancelToken | None) -> None:
-    """Beats for indexed tracks that have none yet (a library indexed before beats existed): decode, track, store.
+def _analyse(audio: list[np.ndarray], path: Path, *, beats: bool = True, loudness: bool = True) -> _Analysed:
+    """Beats and/or loudness of a track's decoded 16 kHz blocks. A beat tracker failing on odd audio gives no
+    beats (tempo 0): it must not cost the track its features."""
+    samples = np.concatenate(audio) if audio else np.zeros(0, np.float32)
+    grid = None
+    if beats:
+        try:
+            grid = track_beats(samples)
+        except Exception:
+            _log.exception("beat tracking failed for %s", display_path(path))
+            grid = Beats(0.0, np.zeros(0), np.zeros(0))
+    lufs = integrated_loudness(samples) if loudness else None
+    return _Analysed(grid, (np.nan if lufs is None else lufs) if loudness else None)
 
-    VGGish is not run. A file that cannot be decoded any more gets an empty grid (so it is not retried every
-    rescan; its features stay usable).
+
+def _analyse_missing_audio(library: Library, backbone_id: str, report: IndexReport,
+                           progress: ProgressCallback | None, cancel: CancelToken | None) -> None:
+    """Beats and loudness for indexed tracks that lack them (a library indexed before either existed): one decode
+    per track, what is missing measured and stored.
+
+    VGGish is not run. A file that cannot be decoded any more gets an empty grid and no loudness (NULL), so it
+    is not retried every rescan; its features stay usable.
     """
-    missing = library.without_beats(backbone_id)
-    for done, (track_id, path) in enumerate(missing):
+    missing = library.missing_audio_analysis(backbone_id)
+    for done, (track_id, path, no_beats, no_loudness) in enumerate(missing):
         check(cancel)
         if progress is not None:
-            progress(IndexProgress(done, len(missing), f"beats: {display_path(path)}", path=path))
+            what = " and ".join(w for w, lacking in (("beats", no_beats), ("loudness", no_loudness)) if lacking)
+            progress(IndexProgress(done, len(missing), f"{what}: {display_path(path)}", path=path))
         audio: list[np.ndarray] = []
         try:
             for block in media.iter_audio(path, sample_rate=AUDIO_SAMPLE_RATE):
                 check(cancel)
                 audio.append(block)
         except EngineError as exc:
-            _log.warning("no beats for %s: %s", display_path(path), exc)
+            _log.warning("no beats or loudness for %s: %s", display_path(path), exc)
             audio = []
-        library.store_beats(track_id, _beats_of(audio, path))
-        report.beats_tracked += 1
+        analysed = _analyse(audio, path, beats=no_beats, loudness=no_loudness)
+        if no_beats:
+            library.store_beats(track_id, analysed.beats)
+            report.beats_tracked += 1
+        if no_loudness:
+            library.store_loudness(track_id, analysed.loudness)
+            report.loudness_measured += 1
 
 
 # ------------------------------------------------------------------------------------------ decode ahead
@@ -174,7 +199,7 @@ class _Decoded:
     index: int
     info: AudioInfo
     samples: int
-    beats: Beats
+    analysed: _Analysed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,9 +219,9 @@ def _decode_all(extractor: "VGGishExtractor", files: list[FileEntry], cancel: Ca
             audio: list[np.ndarray] = []
             for examples, samples in extractor.stream_examples(entry.path, cancel, on_audio=audio.append):
                 yield _Chunk(entry, index, info, examples, samples)
-            beats = _beats_of(audio, entry.path)
+            analysed = _analyse(audio, entry.path)
             del audio
-            yield _Decoded(entry, index, info, samples, beats)
+            yield _Decoded(entry, index, info, samples, analysed)
         except Cancelled:
             raise
         except EngineError as exc:
@@ -208,8 +233,8 @@ def _decode_all(extractor: "VGGishExtractor", files: list[FileEntry], cancel: Ca
 
 def _extract(extractor: "VGGishExtractor", files: list[FileEntry], progress: ProgressCallback | None,
              cancel: CancelToken | None, started: float
-             ) -> Iterator[tuple[FileEntry, TrackFeatures | EngineError, Beats | None]]:
-    """Each file's features and beats (or its error), in order, with decoding running ahead of the network."""
+             ) -> Iterator[tuple[FileEntry, TrackFeatures | EngineError, _Analysed | None]]:
+    """Each file's features, beats and loudness (or its error), in order, decoding running ahead of the network."""
     rows: list[np.ndarray] = []
     messages = prefetched(_decode_all(extractor, files, cancel), DECODE_AHEAD_CHUNKS, cancel=cancel,
                           name="emomv-index-decode")
@@ -224,12 +249,12 @@ def _extract(extractor: "VGGishExtractor", files: list[FileEntry], progress: Pro
                 features = np.concatenate(rows) if rows else np.zeros((0, MUSIC_FEATURE_DIM), np.float32)
                 outcome = TrackFeatures(features, message.samples / AUDIO_SAMPLE_RATE, message.info,
                                         extractor.precision)
-                beats = message.beats
+                analysed = message.analysed
             else:
-                outcome, beats = message.error, None
+                outcome, analysed = message.error, None
             rows = []
             _report(progress, started, len(files), message.index + 1, message.entry, 0.0, None)
-            yield message.entry, outcome, beats
+            yield message.entry, outcome, analysed
 
 
 def _report(progress: ProgressCallback | None, started: float, total: int, done: int, entry: FileEntry,

@@ -98,7 +98,7 @@ SECTION_ENTRIES = 8
 CACHE_ENTRIES = 2
 """How many (library, model, backbone) embedding caches the process keeps (current + previous model)."""
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 """Version of what :meth:`EmbeddingCache.save` stores; a file of another version is rebuilt."""
 
 
@@ -265,7 +265,7 @@ class EmbeddingCache:
 
     # ------------------------------------------------------------------ persistence
     _ARRAYS = ("offsets", "starts", "ends", "vectors", "emotion_logits")
-    _TRACK_ARRAYS = ("ids", "counts", "durations", "bpms")
+    _TRACK_ARRAYS = ("ids", "counts", "durations", "bpms", "loudnesses")
     _TRACK_TEXT = ("paths", "titles", "artists", "albums")
 
     def save(self, path: Path, *, model_id: str, backbone_id: str, library_identity: list[int]) -> bool:
@@ -449,7 +449,8 @@ class Suggestion:
     The score is the cosine of the video's and the window's embeddings, plus for a blended model (one with an
     ``agreement_weight`` lambda) the emotion agreement ``lambda * <p_video, p_music>`` of the raw head softmaxes.
     ``emotion_probs`` are the music head's calibrated probabilities on the best section (``softmax(logits / T)``).
-    ``bpm`` is the track's tempo (None when none was found or not tracked yet). ``covers`` is set when a
+    ``bpm`` is the track's tempo (None when none was found or not tracked yet), ``loudness`` its integrated
+    loudness in LUFS (None when silent or not measured yet; the player's level matching). ``covers`` is set when a
     section length was asked for: False when the track is shorter than it (its section is then all of it).
     """
 
@@ -467,6 +468,7 @@ class Suggestion:
     emotion: Emotion | None
     bpm: float | None = None
     covers: bool | None = None
+    loudness: float | None = None
 
 
 
@@ -578,6 +580,7 @@ class Ranker:
                 emotion_probs=None if probs is None else probs[n],
                 emotion=emotions[n],
                 bpm=None if np.isnan(tracks.bpms[i]) else round(float(tracks.bpms[i]), 2),
+                loudness=None if np.isnan(tracks.loudnesses[i]) else round(float(tracks.loudnesses[i]), 2),
             )
             for n, i in enumerate(order)
         ]

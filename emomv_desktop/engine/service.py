@@ -17,7 +17,8 @@ stills or a mood board (:meth:`~InferenceSession.query_stills`), more-like-this 
 (:meth:`~InferenceSession.va_map`); :func:`probe_input` tells a video, a music file and images apart by content.
 
 Plus the stateless calls :func:`probe_video` (before any network loads: a bad file costs milliseconds),
-:func:`export_results` and :func:`export_preview`. :class:`~emomv_desktop.engine.loading.Backends` says where
+:func:`cut_sound` (the video's own sound, measured for ducking the music under it), :func:`export_results` and
+:func:`export_preview`. :class:`~emomv_desktop.engine.loading.Backends` says where
 the models come from (pretrained weights; random ones in the demo/test mode).
 """
 
@@ -42,9 +43,11 @@ if TYPE_CHECKING:
     from .backbones import SlowFastExtractor, VGGishExtractor
     from .export import PreviewReport
     from .library import IndexReport, Library, LibraryStats, Track
+    from .loudness import CutSound
     from .media import VideoInfo
     from .queries import Feedback, TempTrackQuery
     from .va import VASpace
+    from .waveform import Peaks
     from .ranking import RankFilter, Ranker, Suggestion, VideoQuery
     from .scenes import Cue, Scene
 
@@ -63,6 +66,7 @@ __all__ = [
     "VAMap",
     "SceneAnalysis",
     "check_video_path",
+    "cut_sound",
     "export_cue_sheet",
     "export_preview",
     "export_results",
@@ -71,6 +75,7 @@ __all__ = [
     "export_timeline",
     "edit_scenes",
     "track_beats",
+    "track_waveform",
     "probe_video",
 ]
 
@@ -264,6 +269,19 @@ def probe_input(path: Path | str, _progress: ProgressCallback | None = None,
             return "images"
         raise DecodeError(path, "not a video, music or image file that can be decoded") from None
     raise DecodeError(path, "contains no video stream (is it an audio-only file?)")
+
+
+def cut_sound(path: Path | str, progress: ProgressCallback | None = None,
+              cancel: CancelToken | None = None) -> "CutSound | None":
+    """The video's own sound measured every 100 ms (``engine.loudness.measure_cut_sound``: the music can be ducked
+    under it), or None when the video has no audio stream. No network; about a second per minute of video."""
+    from .loudness import measure_cut_sound
+    from .media import NoAudioStreamError
+
+    try:
+        return measure_cut_sound(check_video_path(path), progress, cancel)
+    except NoAudioStreamError:
+        return None
 
 
 # ----------------------------------------------------------------------------------------- sessions
@@ -720,3 +738,12 @@ def track_beats(reader: LibraryReader, track_id: int, _progress: ProgressCallbac
                 _cancel: CancelToken | None = None) -> "Beats | None":
     """The stored beat grid of an indexed track (None when it has none yet), for nudging a section."""
     return reader._open().beats([track_id]).get(track_id)
+
+
+def track_waveform(path: Path | str, buckets: int | None = None, progress: ProgressCallback | None = None,
+                   cancel: CancelToken | None = None) -> "Peaks":
+    """A track's waveform for display (``engine.waveform.track_peaks``: min/max/RMS per bucket, streamed, cached
+    by path, size and modification time); a ``DecodeError`` naming the file when it cannot be decoded."""
+    from .waveform import DEFAULT_BUCKETS, track_peaks
+
+    return track_peaks(path, buckets or DEFAULT_BUCKETS, progress, cancel)

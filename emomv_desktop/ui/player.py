@@ -19,8 +19,17 @@ picture: a drift beyond :data:`NUDGE_MS` changes the *picture's* rate by :data:`
 muted, so no pitch changes) until it has caught up; a picture more than :data:`MAX_DRIFT_MS` behind (a
 machine too busy to decode in time) jumps to the sound. Only a track more than :data:`MAX_DRIFT_MS`
 behind the picture (its sink stalled) is re-aligned, the way it starts.
-Switching tracks keeps the video position. A ``QMediaPlayer`` ignores ``setPosition`` while its media is
+Switching tracks keeps the video position; moving the track's section (:meth:`Player.set_offset`) moves only
+the track, without reloading it. A ``QMediaPlayer`` ignores ``setPosition`` while its media is
 still loading, so seeks made then are kept and applied when it has loaded.
+
+Levels: the track's output volume is the volume times a gain (:meth:`Player.set_track_gain`: the window's
+loudness matching) minus a duck (:meth:`Player.set_duck_curve`: the music under the cut's own sound), never
+above 1, i.e. never louder than the file's own samples, so a boost cannot clip; a boost the volume leaves no
+headroom for is cut short (:meth:`Player.applied_gain_db` says what was applied). The cut's own sound is
+heard only when :meth:`Player.set_cut_sound` gives the video player an audio output (off by default: the
+app's purpose is music for a muted cut); the duck then follows the video's position (the curve is
+precomputed, so seeks need no state).
 
 QtMultimedia is optional at run time: if it cannot be imported or has no backend, :attr:`Player.available`
 is False, :attr:`Player.unavailable_reason` says why, every method is a harmless no-op, and the rest of
@@ -30,9 +39,12 @@ the app works as before.
 from __future__ import annotations
 
 import logging
+import math
 import statistics
 from collections import deque
 from pathlib import Path
+
+import numpy as np
 
 from PySide6.QtCore import QObject, QTimer, QUrl, Signal
 
@@ -75,12 +87,14 @@ import QtMultimedia
 Item {
     property MediaPlayer video: MediaPlayer { objectName: "video" }
     property MediaPlayer audio: MediaPlayer { objectName: "audio"; audioOutput: AudioOutput { } }
+    property AudioOutput cut: AudioOutput { objectName: "cut" }
 }
 """
 
 
-def _native_players(parent: QObject) -> tuple["QMediaPlayer", "QMediaPlayer"]:
-    """The video player (no audio output: muted) and the track's player (with an output), made by C++.
+def _native_players(parent: QObject) -> tuple["QMediaPlayer", "QMediaPlayer", "QAudioOutput"]:
+    """The video player (no audio output: muted), the track's player (with an output) and an output for the
+    cut's own sound (attached to the video player only on request), made by C++.
 
     Why not ``QMediaPlayer()`` from Python: the FFmpeg backend tears its renderers down in their own threads,
     disconnecting from the player and its QAudioOutput, and Qt then calls ``disconnectNotify`` on those with
@@ -103,13 +117,14 @@ def _native_players(parent: QObject) -> tuple["QMediaPlayer", "QMediaPlayer"]:
         _log.warning("QML multimedia unavailable (%s); preview players made from Python", exc)
         video, audio = QMediaPlayer(parent), QMediaPlayer(parent)
         audio.setAudioOutput(QAudioOutput(audio))
-        return video, audio
+        return video, audio, QAudioOutput(video)
     video, audio = (holder.findChild(QMediaPlayer, name) for name in ("video", "audio"))
-    if video is None or audio is None:
+    cut = holder.findChild(QAudioOutput, "cut")
+    if video is None or audio is None or cut is None:
         raise RuntimeError("the QML players were not created")
     holder.setParent(parent)  # the players belong to the holder; owned by the Player from now on
     engine.setParent(parent)  # added after the holder: deleted after it
-    return video, audio
+    return video, audio, cut
 
 
 def _ms(seconds: float) -> int:
@@ -181,20 +196,23 @@ class Player(QObject):
         self._volume = DEFAULT_VOLUME
         self._held_from_ms: int | None = None  # the video waits until the track passes this position
         self._drift: deque[int] = deque(maxlen=DRIFT_SAMPLES)
+        self._gain_db = 0.0
+        self._duck: tuple[np.ndarray, float] | None = None  # (dB down per step, step in s) on the video's timeline
         if self.unavailable_reason:
             self._video = self._audio = None
             return
-        video, audio = _native_players(self)
+        video, audio, self._cut_output = _native_players(self)
         self._video = _Seekable(video)  # no QAudioOutput: the cut plays muted
         self._audio = _Seekable(audio)
         self._output = audio.audioOutput()
-        self._output.setVolume(self._volume)
+        self._apply_volume()
         video = self._video.player
         video.positionChanged.connect(self._on_video_position)
         video.durationChanged.connect(lambda ms: self.durationChanged.emit(ms / 1000.0))
         video.mediaStatusChanged.connect(self._on_video_status)
         video.playbackStateChanged.connect(self._on_video_state)
         audio.positionChanged.connect(self._on_audio_position)
+        self.positionChanged.connect(self._follow_duck)  # plays and seeks alike
         self._hold_timer = QTimer(self, singleShot=True, interval=HOLD_TIMEOUT_MS)
         self._hold_timer.timeout.connect(self._on_hold_timeout)
         for seekable in (self._video, self._audio):
@@ -271,6 +289,18 @@ class Player(QObject):
                 self._start()
         self.trackChanged.emit(str(self._track_path or ""), self._offset)
 
+    def set_offset(self, offset: float) -> None:
+        """The current track from ``offset`` s at video time 0 (its section moved): the track is not reloaded,
+        only moved to ``offset`` + the video's position; the video keeps its place (while playing it waits for
+        the track, as after any seek)."""
+        offset = max(0.0, float(offset))
+        if self._track_path is None or offset == self._offset:
+            return
+        self._offset = offset
+        if self._audio:
+            self._start() if self._playing else self._audio.seek(self._target_audio_ms())
+        self.trackChanged.emit(str(self._track_path), self._offset)
+
     def play(self) -> None:
         if not self._video or self._video_path is None:
             return
@@ -302,8 +332,7 @@ class Player(QObject):
 
     def set_volume(self, volume: float) -> None:
         self._volume = min(1.0, max(0.0, float(volume)))
-        if self._audio:
-            self._output.setVolume(self._volume)
+        self._apply_volume()
         self.volumeChanged.emit(self._volume)
 
     def stop(self) -> None:
@@ -312,6 +341,67 @@ class Player(QObject):
         if self._video:
             self._video.player.setSource(QUrl())
             self._audio.player.setSource(QUrl())
+
+    # ---------------------------------------------------------------- levels: the track's gain, the cut's sound
+    def set_track_gain(self, db: float) -> None:
+        """Play the track ``db`` dB above (below, when negative) the volume: the loudness-matching gain."""
+        self._gain_db = float(db)
+        self._apply_volume()
+
+    def applied_gain_db(self) -> float:
+        """The gain really applied to the track, without the duck: :meth:`set_track_gain`'s, unless the output
+        had no headroom left for it (the output never exceeds 1)."""
+        if self._volume <= 0.0:
+            return self._gain_db
+        return min(self._gain_db, -20.0 * math.log10(self._volume))
+
+    def output_volume(self) -> float:
+        """The track's output volume now (linear, 0-1): volume x gain x duck."""
+        return self._output.volume() if self._audio else 0.0
+
+    def cut_volume(self) -> float:
+        """The volume of the cut's own sound (0 when it is not played)."""
+        return self._cut_output.volume() if self.cut_sound else 0.0
+
+    @property
+    def cut_sound(self) -> bool:
+        """Whether the video's own sound plays (the video player has an audio output)."""
+        return bool(self._video) and self._video.player.audioOutput() is not None
+
+    def set_cut_sound(self, on: bool) -> None:
+        """Play the video's own sound under the music (``on``) or keep the cut muted (the default)."""
+        if not self._video or on == self.cut_sound:
+            return
+        video = self._video.player
+        if on and video.pitchCompensationAvailability() != QMediaPlayer.PitchCompensationAvailability.Unavailable:
+            video.setPitchCompensation(True)  # a nudged picture rate (see the drift) must not bend voices
+        video.setAudioOutput(self._cut_output if on else None)
+        self._apply_volume()
+
+    def set_duck_curve(self, decibels: np.ndarray | None, step: float = 0.1) -> None:
+        """How many dB the music goes down at each ``step`` s of the video while the cut's sound plays (None:
+        no ducking), e.g. ``engine.loudness.duck_curve``."""
+        self._duck = None if decibels is None or len(decibels) == 0 else (np.asarray(decibels, np.float64), step)
+        self._apply_volume()
+
+    def duck_db(self) -> float:
+        """How far the music is ducked now (0 unless the cut's sound plays and has a curve)."""
+        if self._duck is None or not self.cut_sound:
+            return 0.0
+        curve, step = self._duck
+        return float(np.interp(self.position() / step, np.arange(curve.size), curve))
+
+    def _follow_duck(self, _seconds: float) -> None:
+        if self._duck is not None and self.cut_sound:
+            self._apply_volume()
+
+    def _apply_volume(self) -> None:
+        if not self._audio:
+            return
+        if self.cut_sound:
+            self._cut_output.setVolume(self._volume)
+        level = self._volume * 10.0 ** ((self._gain_db - self.duck_db()) / 20.0)
+        self._output.setVolume(min(1.0, level))
 
     # ---------------------------------------------------------------- internals
     def _target_audio_ms(self) -> int:

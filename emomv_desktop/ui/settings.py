@@ -31,6 +31,7 @@ class Key(str, enum.Enum):
     LAST_MUSIC_DIR = "paths/last_music_dir"
     LAST_WEIGHTS_DIR = "paths/last_weights_dir"
     VOLUME = "preview/volume"
+    MATCH_LOUDNESS = "preview/match_loudness"  # play every track at one loudness (ui/sound.py)
     FILTER_MIN_DURATION = "results/at_least_video_length"
     FILTER_EMOTION = "results/emotion"
     TOP = "results/top"

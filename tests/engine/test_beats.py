@@ -31,6 +31,27 @@ def test_tempo_within_two_percent_beats_within_30_ms_and_downbeats(bpm, make):
     assert _nearest_error(found.downbeats, true[::4]).max() < 0.030
 
 
+def test_blockwise_mel_and_tempogram_equal_librosas_whole_track_computation(monkeypatch):
+    """The tracker's bounded-memory path (blocks of frames) gives librosa's one-call numbers: the mel
+    spectrogram of the centred frames, and the tempogram averaged over time (float32, every 4th frame: within
+    1e-3), across block boundaries (block size made small so a 20 s track spans several, the last partial)."""
+    import librosa
+
+    monkeypatch.setattr(beats, "BLOCK_FRAMES", 700)
+    monkeypatch.setattr(beats, "TEMPO_BLOCK_ROWS", 300)
+    audio, _ = beat_pattern(97, 20, offset=0.23)
+    sr = beats.AUDIO_SAMPLE_RATE
+    whole = librosa.power_to_db(librosa.feature.melspectrogram(
+        y=audio, sr=sr, n_fft=beats.N_FFT, hop_length=beats.HOP, n_mels=beats.MEL_BANDS, fmax=sr / 2))
+    mel = beats._mel_db(audio, sr)
+    assert mel.shape == whole.shape and mel.shape[1] > 2 * beats.BLOCK_FRAMES
+    np.testing.assert_allclose(mel, whole, atol=1e-3)
+    envelope = librosa.onset.onset_strength(S=whole, sr=sr, hop_length=beats.HOP, n_fft=beats.N_FFT)
+    tempogram = librosa.feature.tempogram(onset_envelope=envelope, sr=sr, hop_length=beats.HOP,
+                                          win_length=800)
+    np.testing.assert_allclose(beats._mean_tempogram(envelope, sr)[:, 0], tempogram.mean(axis=1), atol=1e-3)
+
+
 def test_evenly_accented_clicks_have_beats_but_no_downbeats():
     audio, true = click_track(120, 30, offset=0.5)
     found = beats.track_beats(audio)

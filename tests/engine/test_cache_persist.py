@@ -182,3 +182,17 @@ def test_text_columns_round_trip_through_the_file(tmp_path):
     assert list(cache_format.TextColumn(read, "p", cache_format.decode_path)) == paths
     with pytest.raises(IndexError):
         text[len(values)]
+
+
+def test_track_loudness_survives_the_file_and_reaches_the_suggestions(lib, model, builds):
+    tracks = lib.tracks()
+    lib.store_loudness(tracks[0].id, -9.5)
+    lib.store_loudness(tracks[1].id, float("nan"))  # measured silent: no figure
+    q = query(model)
+    warm = {s.track_id: s.loudness for s in Ranker(lib, model, "m").rank(q)}
+    restart()
+    cold = {s.track_id: s.loudness for s in Ranker(lib, model, "m").rank(q)}
+    assert len(builds) == 1 and cold == warm
+    assert cold[tracks[0].id] == -9.5 and cold[tracks[1].id] is None and cold[tracks[2].id] is None
+    np.testing.assert_array_equal(Ranker(lib, model, "m").prepare().tracks.loudnesses,
+                                  EmbeddingCache.build(lib, model, MUSIC_BACKBONE).tracks.loudnesses)

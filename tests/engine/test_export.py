@@ -90,6 +90,14 @@ def test_results_as_json_and_csv(tmp_path):
     assert not list(tmp_path.glob(".*.part"))
 
 
+def test_results_carry_each_tracks_loudness(tmp_path):
+    suggestions = [_suggestion(1, Emotion.SAD, loudness=-11.234), _suggestion(2, None)]
+    document = json.loads(export.write_results_json(tmp_path / "r.json", suggestions).read_text(encoding="utf-8"))
+    assert [s["loudness"] for s in document["suggestions"]] == [-11.23, None]
+    with open(export.write_results_csv(tmp_path / "r.csv", suggestions), encoding="utf-8-sig", newline="") as f:
+        assert [row["loudness"] for row in csv.DictReader(f)] == ["-11.23", ""]
+
+
 def test_an_unwritable_result_file_is_a_path_error(tmp_path):
     with pytest.raises(PathError, match="no-such-folder"):
         export.write_results_csv(tmp_path / "no-such-folder" / "r.csv", [_suggestion(1, Emotion.SAD)])

@@ -29,7 +29,8 @@ class LibraryError(PathError):
 @dataclasses.dataclass(frozen=True)
 class Track:
     """One file of the library. ``mtime`` is in seconds; ``error`` is set when ``status`` is FAILED; ``bpm`` is the
-    tracked tempo (None when no beat was found or the beats were not tracked yet)."""
+    tracked tempo (None when no beat was found or the beats were not tracked yet); ``loudness`` the integrated
+    loudness in LUFS (``engine.loudness``; None when silent, too short or not measured yet)."""
 
     id: int
     path: Path
@@ -44,6 +45,7 @@ class Track:
     precision: str | None = None
     """How the features were computed ("fp32", "bf16", "fp16"), None if not recorded."""
     bpm: float | None = None
+    loudness: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +80,8 @@ class WindowMatrix:
 class TrackTable:
     """The indexed tracks of one backbone in track-id order: row ``i`` owns the ``i``-th run of windows.
 
-    ``bpms`` is NaN for a track without a tempo (none found, or not tracked yet).
+    ``bpms`` is NaN for a track without a tempo (none found, or not tracked yet), ``loudnesses`` (LUFS) NaN for
+    one without a loudness (silent, too short, or not measured yet).
     """
 
     ids: np.ndarray
@@ -89,11 +92,12 @@ class TrackTable:
     artists: list[str | None]
     albums: list[str | None]
     bpms: np.ndarray
+    loudnesses: np.ndarray
 
     @classmethod
     def from_rows(cls, rows: list[tuple]) -> "TrackTable":
-        """Rows of (id, window count, duration, path, title, artist, album, bpm)."""
-        ids, counts, durations, raw_paths, titles, artists, albums, bpms = zip(*rows) if rows else ((),) * 8
+        """Rows of (id, window count, duration, path, title, artist, album, bpm, loudness)."""
+        ids, counts, durations, raw_paths, titles, artists, albums, bpms, lufs = zip(*rows) if rows else ((),) * 9
         return cls(
             np.array(ids, dtype=np.int64),
             np.array(counts, dtype=np.int64),
@@ -102,11 +106,16 @@ class TrackTable:
             list(titles),
             list(artists),
             list(albums),
-            np.array([np.nan if b is None else b for b in bpms], dtype=np.float64),
+            _nan_for_none(bpms),
+            _nan_for_none(lufs),
         )
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+def _nan_for_none(values: Sequence[float | None]) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
 @dataclasses.dataclass
@@ -137,7 +146,8 @@ class IndexReport:
     """What one :func:`engine.indexer.index_library` run did. ``errors`` lists ``(path, reason)`` for files
     and folders, the skipped files (a video without an audio track) included.
 
-    ``beats_tracked`` counts tracks indexed earlier that got their beats in this run (VGGish not run).
+    ``beats_tracked`` counts tracks indexed earlier that got their beats in this run (VGGish not run),
+    ``loudness_measured`` those that got their loudness (the same decode serves both when both are missing).
 
     A cancelled run returns its report with ``cancelled=True``: the tracks finished before the cancel are
     stored and counted.
@@ -153,6 +163,7 @@ class IndexReport:
     audio_seconds: float = 0.0
     skipped: int = 0
     beats_tracked: int = 0
+    loudness_measured: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

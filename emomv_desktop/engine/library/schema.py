@@ -81,10 +81,24 @@ def _beats(db: sqlite3.Connection) -> None:
     )
 
 
+def _loudness(db: sqlite3.Connection) -> None:
+    # One row per track whose loudness was measured (engine.loudness, on the indexer's 16 kHz mono stream):
+    # ``lufs`` NULL when it is silent or shorter than one 400 ms block (the row still says "measured", so a
+    # rescan does not decode the file again). A table beside ``tracks`` rather than a column of it, like
+    # ``beats``: a track indexed before this migration has no row, which tells "never measured" (measured at
+    # the next rescan, without the network) from "measured, silent" (NULL).
+    db.execute(
+        """CREATE TABLE loudness (
+               track_id INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,
+               lufs REAL)"""
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", _initial_schema),
     Migration("0002_track_precision", _track_precision),
     Migration("0003_beats", _beats),
+    Migration("0004_loudness", _loudness),
 )
 """Every schema change ever made, in order. Append only; never edit or reorder a released one."""
 

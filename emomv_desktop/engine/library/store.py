@@ -292,7 +292,8 @@ class Library:
         """Every track (or those with ``status``), by path."""
         sql = (
             "SELECT t.id, t.path, t.size, t.mtime_ns, t.duration, t.title, t.artist, t.album, t.status, t.error,"
-            " t.precision, b.bpm FROM tracks t LEFT JOIN beats b ON b.track_id = t.id"
+            " t.precision, b.bpm, l.lufs FROM tracks t LEFT JOIN beats b ON b.track_id = t.id"
+            " LEFT JOIN loudness l ON l.track_id = t.id"
             + (" WHERE t.status = ?" if status else "")
             + " ORDER BY t.path"
         )
@@ -300,8 +301,8 @@ class Library:
             rows = db.execute(sql, (status.value,) if status else ()).fetchall()
         return [
             Track(i, Path(os.fsdecode(p)), size, mtime / 1e9, dur, title, artist, album, TrackStatus(st), err,
-                  precision=prec, bpm=bpm)
-            for i, p, size, mtime, dur, title, artist, album, st, err, prec, bpm in rows
+                  precision=prec, bpm=bpm, loudness=lufs)
+            for i, p, size, mtime, dur, title, artist, album, st, err, prec, bpm, lufs in rows
         ]
 
     def beats(self, track_ids: Iterable[int]) -> dict[int, Beats]:
@@ -319,15 +320,17 @@ class Library:
             for i, bpm, b, d in rows
         }
 
-    def without_beats(self, backbone_id: str) -> list[tuple[int, Path]]:
-        """Indexed tracks (of ``backbone_id``, current geometry) whose beats were never tracked, by path."""
+    def missing_audio_analysis(self, backbone_id: str) -> list[tuple[int, Path, bool, bool]]:
+        """Indexed tracks (of ``backbone_id``, current geometry) whose beats were never tracked or whose loudness
+        was never measured (indexed before either existed), by path: ``(id, path, no beats, no loudness)``."""
         with self._transaction() as db:
             rows = db.execute(
-                f"SELECT t.id, t.path FROM tracks t LEFT JOIN beats b ON b.track_id = t.id"
-                f" WHERE {_RANKABLE} AND b.track_id IS NULL ORDER BY t.path",
+                "SELECT t.id, t.path, b.track_id IS NULL, l.track_id IS NULL FROM tracks t"
+                " LEFT JOIN beats b ON b.track_id = t.id LEFT JOIN loudness l ON l.track_id = t.id"
+                f" WHERE {_RANKABLE} AND (b.track_id IS NULL OR l.track_id IS NULL) ORDER BY t.path",
                 (TrackStatus.INDEXED.value, backbone_id, GEOMETRY.key),
             ).fetchall()
-        return [(i, Path(os.fsdecode(p))) for i, p in rows]
+        return [(i, Path(os.fsdecode(p)), bool(nb), bool(nl)) for i, p, nb, nl in rows]
 
     def failures(self) -> list[Track]:
         """Tracks that could not be indexed, with their error."""
@@ -359,8 +362,9 @@ class Library:
         with self._transaction() as db:
             generation = int(db.execute("SELECT value FROM meta WHERE key = ?", (Meta.GENERATION.value,)).fetchone()[0])
             rows = db.execute(
-                "SELECT t.id, w.count, t.duration, t.path, t.title, t.artist, t.album, b.bpm FROM tracks t"
+                "SELECT t.id, w.count, t.duration, t.path, t.title, t.artist, t.album, b.bpm, l.lufs FROM tracks t"
                 " JOIN windows w ON w.track_id = t.id LEFT JOIN beats b ON b.track_id = t.id"
+                " LEFT JOIN loudness l ON l.track_id = t.id"
                 f" WHERE {_RANKABLE} ORDER BY t.id",
                 params,
             ).fetchall()
@@ -395,14 +399,16 @@ class Library:
     # ----------------------------------------------------------------------------------------- writing
     def store_features(
         self, path: Path | str, features: TrackFeatures, backbone_id: str, *, size: int, mtime_ns: int, folder: Path,
-        beats: Beats | None = None,
+        beats: Beats | None = None, loudness: float | None = None,
     ) -> int:
-        """Store one track's features, pooled into windows, and its ``beats``, in one transaction; returns the id.
+        """Store one track's features, pooled into windows, its ``beats`` and ``loudness``, in one transaction;
+        returns the id.
 
         ``folder`` must be registered. Used by the indexer and by callers that bring their own features
-        (e.g. EmoMV's released per-segment VGGish features). Without ``beats`` any stored grid is dropped (the
-        next rescan tracks them, see :meth:`without_beats`). Raises :class:`PathError` for a track too short
-        to have a single VGGish frame.
+        (e.g. EmoMV's released per-segment VGGish features). Without ``beats`` any stored grid is dropped, without
+        ``loudness`` (LUFS; NaN: measured, silent) any stored figure (the next rescan measures both, see
+        :meth:`missing_audio_analysis`). Raises :class:`PathError` for a track too short to have a single VGGish
+        frame.
         """
         path = Path(path)
         if len(features.frame_features) == 0:
@@ -416,6 +422,7 @@ class Library:
             )
             self._write_windows(db, track_id, starts, ends, means)
             self._write_beats(db, track_id, beats)
+            self._write_loudness(db, track_id, loudness)
         return track_id
 
     def store_beats(self, track_id: int, beats: Beats) -> None:
@@ -423,6 +430,21 @@ class Library:
         with self._transaction(write=True) as db:
             self._write_beats(db, track_id, beats)
             self._bump_generation(db)
+
+    def store_loudness(self, track_id: int, loudness: float) -> None:
+        """Store (replace) the loudness (LUFS; NaN: silent) of an indexed track, e.g. one indexed before it was
+        measured."""
+        with self._transaction(write=True) as db:
+            self._write_loudness(db, track_id, loudness)
+            self._bump_generation(db)
+
+    @staticmethod
+    def _write_loudness(db, track_id: int, loudness: float | None) -> None:
+        if loudness is None:
+            db.execute("DELETE FROM loudness WHERE track_id = ?", (track_id,))
+        else:
+            db.execute("INSERT OR REPLACE INTO loudness (track_id, lufs) VALUES (?, ?)",
+                       (track_id, float(loudness) if np.isfinite(loudness) else None))
 
     @staticmethod
     def _write_beats(db, track_id: int, beats: Beats | None) -> None:
