@@ -305,6 +305,7 @@ class MainWindow(QMainWindow):
         scroll.setWidget(self.library_panel)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setAccessibleName("Library panel")
         self.library_dock.setWidget(scroll)
         self.library_dock.setAllowedAreas(Qt.DockWidgetArea.BottomDockWidgetArea | Qt.DockWidgetArea.TopDockWidgetArea)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.library_dock)

@@ -117,6 +117,7 @@ def test_the_controller_runs_and_reranks_queries_of_any_kind_through_its_public_
     temp = done.args[0]
     assert temp.kind == "temp_track" and temp.query.source == 1
     assert controller.analysis is temp and controller.current_path == label
+    qtbot.waitUntil(lambda: not controller.busy, timeout=10_000)  # the job's finished signal follows its result
     with qtbot.waitSignal(controller.finished, timeout=ANALYSIS_TIMEOUT_MS) as again:
         controller.rerank_query(lambda analysis, top, progress, cancel: controller.session.requery(
             analysis, top, progress, cancel, sound_weight=1.0))
