@@ -190,6 +190,8 @@ class ResultsModel(QAbstractTableModel):
             return _COLUMN_TIPS[column]
         if role == Qt.ItemDataRole.TextAlignmentRole and column in _NUMERIC:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == Column.EMOTION:  # cut at its end, not its
+            return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)  # start ("on (video: t")
         if role == Qt.ItemDataRole.InitialSortOrderRole and column == Column.SCORE:
             return Qt.SortOrder.DescendingOrder.value  # a first click on Match: best first
         return None
@@ -211,6 +213,8 @@ class ResultsModel(QAbstractTableModel):
             return Qt.CheckState.Checked if self.is_starred(index.row()) else Qt.CheckState.Unchecked
         if role == Qt.ItemDataRole.TextAlignmentRole and column in _NUMERIC:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == Column.EMOTION:  # cut at its end, not its
+            return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)  # start ("on (video: t")
         return None
 
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
