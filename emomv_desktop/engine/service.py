@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from .media import VideoInfo
     from .queries import Feedback, TempTrackQuery
     from .va import VASpace
+    from .waveform import Peaks
     from .ranking import RankFilter, Ranker, Suggestion, VideoQuery
     from .scenes import Cue, Scene
 
@@ -74,6 +75,7 @@ __all__ = [
     "export_timeline",
     "edit_scenes",
     "track_beats",
+    "track_waveform",
     "probe_video",
 ]
 
@@ -736,3 +738,12 @@ def track_beats(reader: LibraryReader, track_id: int, _progress: ProgressCallbac
                 _cancel: CancelToken | None = None) -> "Beats | None":
     """The stored beat grid of an indexed track (None when it has none yet), for nudging a section."""
     return reader._open().beats([track_id]).get(track_id)
+
+
+def track_waveform(path: Path | str, buckets: int | None = None, progress: ProgressCallback | None = None,
+                   cancel: CancelToken | None = None) -> "Peaks":
+    """A track's waveform for display (``engine.waveform.track_peaks``: min/max/RMS per bucket, streamed, cached
+    by path, size and modification time); a ``DecodeError`` naming the file when it cannot be decoded."""
+    from .waveform import DEFAULT_BUCKETS, track_peaks
+
+    return track_peaks(path, buckets or DEFAULT_BUCKETS, progress, cancel)

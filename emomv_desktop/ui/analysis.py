@@ -53,6 +53,7 @@ class AnalysisController(QObject):
         self.cue: Cue | None = None  # the cue the results are for
         self.current_path: Path | None = None
         self._job: Job | None = None
+        self.loading = False  # between load() and its outcome
 
     # ------------------------------------------------------------------ model
     @property
@@ -65,18 +66,19 @@ class AnalysisController(QObject):
 
     def load(self) -> Job:
         """(Re)load the models in the inference lane; ends in ``loaded`` or ``unavailable``."""
-        self.info = None
+        self.info, self.loading = None, True
         loading = Job(self.session.load, name="load models")
         loading.returned.connect(lambda _id, info: self._loaded(info))
         loading.errored.connect(lambda _id, exc: self._load_failed(exc))
         return self.inference_lane.submit(loading)
 
     def _loaded(self, info: ModelInfo) -> None:
-        self.info, self.problem = info, None
+        self.info, self.problem, self.loading = info, None, False
         self.loaded.emit(info)
 
     def _load_failed(self, exc: BaseException) -> None:
         self.problem = describe_error(exc)  # an unexpected one is in the log already (see worker.Job)
+        self.loading = False
         self.unavailable.emit(self.problem, isinstance(exc, WeightsError))
 
     # ------------------------------------------------------------------ queries

@@ -7,7 +7,8 @@ Threads (see :mod:`emomv_desktop.engine.service` for what each lane's session ow
 * ``indexing`` — the VGGish backbone and the library writer; paused while a video is analysed, so the user's
   query has the device to itself (indexing may take hours and would otherwise slow every query down);
 * ``io`` — short library reads/writes, video probes and result exports;
-* ``transfer`` — weight downloads/imports and preview-MP4 exports (long, no model).
+* ``transfer`` — weight downloads/imports and preview-MP4 exports (long, no model);
+* ``waveform`` — reading the selected track's waveform (seconds for a long file; a newer track cancels it).
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ from .scoring import ChoicesController
 from .settings import Key, Settings
 from .timeline_strip import CuePanel
 from .va_map import VAMapView
+from .waveform import SectionEdits, WaveformController
 from .worker import Job, WorkerLane, job
 
 _log = logging.getLogger(__name__)
@@ -114,9 +116,10 @@ class Lanes:
         self.indexing = WorkerLane("indexing", parent)
         self.io = WorkerLane("io", parent)
         self.transfer = WorkerLane("transfer", parent)
+        self.waveform = WorkerLane("waveform", parent)
 
     def all(self) -> tuple[WorkerLane, ...]:
-        return (self.inference, self.indexing, self.io, self.transfer)
+        return (self.inference, self.indexing, self.io, self.transfer, self.waveform)
 
     def cancel_all(self) -> None:
         for lane in self.all():
@@ -157,9 +160,10 @@ class MainWindow(QMainWindow):
         self.model_info: ModelInfo | None = None
         self.handoff = HandOff(self.lanes.io, self.lanes.transfer, self.settings, self)
         self.choices = ChoicesController(self.lanes.io, self.library_reader, self)
+        self.section_edits = SectionEdits()
         self._setup_dialog: ModelSetupDialog | None = None
         self._closed = False
-        self._pending_video: Path | None = None
+        self._pending_files: list[Path] = []  # opened while the networks load: run once they are ready
         self.setWindowTitle(APP_TITLE)
         self.setAcceptDrops(True)
         self._build_central()
@@ -193,6 +197,8 @@ class MainWindow(QMainWindow):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.preview, 1)
+        self.waveform = WaveformController(self.player, self.lanes.waveform, self)
+        left_layout.addWidget(self.waveform.view)
         self.cue_panel = CuePanel(self)
         # its buttons may be squeezed rather than set the window's minimum width (they keep their tooltips)
         self.cue_panel.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -493,6 +499,8 @@ class MainWindow(QMainWindow):
         self.results.dataChanged.connect(lambda *_: self._update_count())  # a star clicked in the Shortlist view
         self.table.selectionModel().currentRowChanged.connect(lambda current, _prev: self._preview_row(current))
         self.table.selectionModel().currentRowChanged.connect(lambda *_rows: self._update_cue_panel())
+        self.table.selectionModel().currentRowChanged.connect(lambda current, _prev: self._show_waveform(current))
+        self.waveform.sectionMoved.connect(self._section_moved)
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.doubleClicked.connect(lambda _index: self.use_for_cue(play=True))
         self.timeline.cueSelected.connect(self._cue_selected)
@@ -513,6 +521,7 @@ class MainWindow(QMainWindow):
         a.loaded.connect(self._models_loaded)
         a.unavailable.connect(self._models_unavailable)
         a.started.connect(self._analysis_started)
+        a.started.connect(lambda _path: self.waveform.clear())
         a.progressed.connect(self.query_panel.set_progress)
         a.finished.connect(self._analysis_finished)
         a.scenesReady.connect(self._scenes_ready)
@@ -529,16 +538,18 @@ class MainWindow(QMainWindow):
     # ================================================================== start / stop
     def start(self, video: Path | str | None = None, *, rescan: bool = True) -> None:
         """Load the models and the library (in workers); analyse ``video`` once the models are ready."""
-        self._pending_video = Path(video) if video else None
-        if self._pending_video is not None:  # probed first: a bad file is refused before the networks load
-            self.analysis.preflight(self._pending_video).errored.connect(self._drop_pending_video)
         self.analysis.load()
+        if video:
+            self.open_files([Path(video)])
+            # probed at once: a bad file is refused before the networks have loaded
+            self.analysis.preflight(Path(video)).errored.connect(lambda *_: self._drop_pending(Path(video)))
         refresh = self.library_panel.refresh()
         if rescan:
             refresh.returned.connect(self._rescan_if_any_folder)
 
-    def _drop_pending_video(self, *_signal_args: object) -> None:
-        self._pending_video = None
+    def _drop_pending(self, path: Path) -> None:
+        if self._pending_files == [path]:
+            self._pending_files = []
 
     def _rescan_if_any_folder(self, _request: int, snapshot: Any) -> None:
         """Reopening the app brings the index up to date (incrementally: unchanged files are skipped)."""
@@ -607,14 +618,19 @@ class MainWindow(QMainWindow):
         self.test_mode_label.setVisible(not info.pretrained)
         suffix = f" — {TEST_MODE_TEXT}" if not info.pretrained else ""
         self.setWindowTitle(APP_TITLE + suffix)
-        if self._pending_video is not None:
-            video, self._pending_video = self._pending_video, None
-            self.open_video(video)
+        if self._pending_files:
+            files, self._pending_files = self._pending_files, []
+            self.modes.open(files)
 
     def _models_unavailable(self, message: str, weights_missing: bool) -> None:
         self.model_info = None
         self._set_analysis_enabled(False, f"Video analysis is disabled: {message}")
         self.banner_button.setVisible(weights_missing)
+        if self._pending_files:  # kept when the weights are missing: analysed once they are set up
+            files = self._pending_files
+            later = " It will be analysed once they are set up." if weights_missing else ""
+            self._pending_files = files if weights_missing else []
+            self._analysis_failed(files[0], f"Video analysis is disabled: {message.rstrip('.')}.{later}")
         if weights_missing:
             self.show_model_setup()
 
@@ -683,7 +699,7 @@ class MainWindow(QMainWindow):
         )
         if paths:
             self.settings.set(Key.LAST_VIDEO_DIR, str(Path(paths[0]).parent))
-            self.modes.open([Path(p) for p in paths])
+            self.open_files([Path(p) for p in paths])
 
     def open_video(self, path: Path | str) -> int:
         """Analyse ``path`` (what a drop, File → Open and the command line call); returns the request id."""
@@ -725,7 +741,18 @@ class MainWindow(QMainWindow):
                 self._analysis_failed(files[0], f"{files[0]} is a folder: drop a video file, a temp track or "
                                                 "stills (add music folders in the Library panel).")
                 return
-        self.modes.open(files)  # told apart by content: a video, a temp track, stills
+        self.open_files(files)
+
+    def open_files(self, files: list[Path]) -> None:
+        """Query with ``files`` (a drop, File → Open, the command line), told apart by content: a video, a temp
+        track, stills. Opened while the networks still load, the newest files wait and run once they are ready
+        (a drop made at start-up is not lost)."""
+        if self.analysis.loading:
+            self._pending_files = list(files)
+            self.query_panel.wait(files[0])
+            self.statusBar().showMessage(f"{files[0].name}: waiting for the networks to load…")
+            return
+        self.modes.open(files)
 
     def _analysis_started(self, path: Path) -> None:
         self.results.clear()
@@ -762,7 +789,7 @@ class MainWindow(QMainWindow):
         self.query_panel.finish(label, getattr(query, "duration", None), probs, len(analysis.suggestions))
         if analysis.kind == "stills":
             self.query_panel.message.setText(f"{self.query_panel.message.text()} Note: {STILLS_NOTE}.")
-        self.results.set_results(self._in_region(analysis.suggestions), self.query_panel.chart.top_emotion(),
+        self.results.set_results(self._shown(analysis.suggestions), self.query_panel.chart.top_emotion(),
                                  Path(label))
         self._filters_changed()
         self._refresh_map(analysis)
@@ -789,6 +816,10 @@ class MainWindow(QMainWindow):
         mapping.errored.connect(lambda _id, exc: self.va_map.setToolTip(f"No map: {exc}"))  # e.g. single-task
         return self.lanes.inference.submit(mapping)
 
+    def _shown(self, suggestions: list) -> list:
+        """What the table shows of a ranking: the tracks in the map's region, with the sections the user moved."""
+        return self.section_edits.apply(self._section_context(), self._in_region(suggestions))
+
     def _in_region(self, suggestions: list) -> list:
         return suggestions if self._region is None else [s for s in suggestions if s.track_id in self._region]
 
@@ -797,7 +828,7 @@ class MainWindow(QMainWindow):
         self._region = region
         analysis = self.analysis.analysis
         if analysis is not None:
-            self.results.set_results(self._in_region(analysis.suggestions), self.query_panel.chart.top_emotion())
+            self.results.set_results(self._shown(analysis.suggestions), self.query_panel.chart.top_emotion())
             self._filters_changed()
         if region is not None:
             self.statusBar().showMessage(f"Map region: {len(region)} library tracks; results inside it shown "
@@ -863,8 +894,38 @@ class MainWindow(QMainWindow):
         s = self.proxy.suggestion(index.row())
         self.sound.track_selected(s)
         self.player.set_track(s.path, float(s.best_start))
+        self._show_now_playing(s)
+
+    def _show_now_playing(self, s: Any) -> None:
         title = text.track_title(s.title, s.artist, s.path)
         self.preview.set_track_text(f"♪ {title} — from {text.section(s.best_start, s.best_end)}")
+
+    # ---- the waveform and the moved section
+    def _section_context(self) -> tuple:
+        """What a moved section belongs to: the query (video) and the cue its results are for."""
+        cue = self.analysis.cue
+        return (self.analysis.current_path, None if cue is None else (round(cue.start, 3), round(cue.end, 3)))
+
+    def _show_waveform(self, index: QModelIndex) -> None:
+        if not index.isValid() or self._closed:  # closed: results arriving late start no new reading
+            return
+        s = self.proxy.suggestion(index.row())
+        original = self.analysis.analysis.suggestions if self.analysis.analysis is not None else []
+        best = next((o.best_start for o in original if o.path == s.path), s.best_start)
+        self.waveform.show(s, float(best), self.choices.beats.get(Path(s.path)))
+
+    def _section_moved(self, path: Path, start: float) -> None:
+        """The section dragged on the waveform (or moved by its keys) becomes the result's section: the table,
+        the preview export, a cue's choice and the exported documents use it from now on."""
+        row = next((r for r in range(self.results.rowCount()) if Path(self.results.suggestion(r).path) == path), None)
+        if row is None:
+            return
+        s = self.section_edits.move(self._section_context(), self.results.suggestion(row), start)
+        self.results.replace_suggestion(row, s)
+        self._show_now_playing(s)
+        chosen = self.choices.choice_for(self.analysis.cue)
+        if chosen is not None and Path(chosen.track_path) == path:
+            self.choices.move_section(self.analysis.cue, s.best_start)
 
     def step_track(self, step: int) -> None:
         """Select the next (``step=1``) or previous (``-1``) row; the preview follows, the video keeps its place."""

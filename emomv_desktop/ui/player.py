@@ -19,7 +19,8 @@ picture: a drift beyond :data:`NUDGE_MS` changes the *picture's* rate by :data:`
 muted, so no pitch changes) until it has caught up; a picture more than :data:`MAX_DRIFT_MS` behind (a
 machine too busy to decode in time) jumps to the sound. Only a track more than :data:`MAX_DRIFT_MS`
 behind the picture (its sink stalled) is re-aligned, the way it starts.
-Switching tracks keeps the video position. A ``QMediaPlayer`` ignores ``setPosition`` while its media is
+Switching tracks keeps the video position; moving the track's section (:meth:`Player.set_offset`) moves only
+the track, without reloading it. A ``QMediaPlayer`` ignores ``setPosition`` while its media is
 still loading, so seeks made then are kept and applied when it has loaded.
 
 Levels: the track's output volume is the volume times a gain (:meth:`Player.set_track_gain`: the window's
@@ -287,6 +288,18 @@ class Player(QObject):
             if self._playing:
                 self._start()
         self.trackChanged.emit(str(self._track_path or ""), self._offset)
+
+    def set_offset(self, offset: float) -> None:
+        """The current track from ``offset`` s at video time 0 (its section moved): the track is not reloaded,
+        only moved to ``offset`` + the video's position; the video keeps its place (while playing it waits for
+        the track, as after any seek)."""
+        offset = max(0.0, float(offset))
+        if self._track_path is None or offset == self._offset:
+            return
+        self._offset = offset
+        if self._audio:
+            self._start() if self._playing else self._audio.seek(self._target_audio_ms())
+        self.trackChanged.emit(str(self._track_path), self._offset)
 
     def play(self) -> None:
         if not self._video or self._video_path is None:

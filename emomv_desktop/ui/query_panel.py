@@ -80,6 +80,11 @@ class QueryPanel(QWidget):
         self.chart.set_probabilities(None)
         self._show_progress(True)
 
+    def wait(self, path: Path) -> None:
+        """``path`` was opened while the networks still load: it runs as soon as they are ready."""
+        self.start(path)
+        self.progress.busy("Loading the networks… the analysis starts when they are ready")
+
     def set_progress(self, progress: Progress) -> None:
         self.progress.show_progress(progress)
 

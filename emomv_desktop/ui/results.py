@@ -8,6 +8,7 @@ as file URLs (into an editor's timeline or a file manager).
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -128,6 +129,12 @@ class ResultsModel(QAbstractTableModel):
 
     def clear(self) -> None:
         self.set_results([], None)
+
+    def replace_suggestion(self, row: int, suggestion: "Suggestion") -> None:
+        """Show ``suggestion`` in ``row`` instead (the same track with its section moved)."""
+        self._entries[row] = dataclasses.replace(self._entries[row], suggestion=suggestion)
+        self._rows[row] = suggestion
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(Column) - 1))
 
     def suggestion(self, row: int) -> "Suggestion":
         return self._rows[row]

@@ -88,6 +88,15 @@ class ChoicesController(QObject):
         self._set(self.choices.replace(old, new))
         return new
 
+    def move_section(self, cue: "Cue | None", start: float) -> Choice | None:
+        """Start the cue's section at ``start`` s into its track (moved on the waveform; its length kept)."""
+        old = self.choice_for(cue)
+        if old is None:
+            return None
+        new = old.moved_to(start)
+        self._set(self.choices.replace(old, new))
+        return new
+
     def _set(self, choices: VideoChoices) -> None:
         self.choices = choices
         self.changed.emit(choices)

@@ -277,12 +277,12 @@ def test_run_gui_opens_the_window_and_returns_when_it_closes(qtbot, qapp, ui_med
             return
         seen["title"] = windows[0].windowTitle()
         seen["setup"] = windows[0].model_setup_dialog().isVisible()
-        seen["pending"] = windows[0]._pending_video  # noqa: SLF001 - kept until analysis is possible
+        seen["pending"] = windows[0]._pending_files  # noqa: SLF001 - kept until analysis is possible
         windows[0].close()
 
     QTimer.singleShot(0, inspect_then_close)
     assert run_gui(str(ui_media.video)) == 0
-    assert seen == {"title": "EmoMV Desktop", "setup": True, "pending": ui_media.video}
+    assert seen == {"title": "EmoMV Desktop", "setup": True, "pending": [ui_media.video]}
 
 
 def test_keys_seek_the_preview_but_keep_their_usual_meaning_on_sliders_and_buttons(qtbot, make_window, ui_media):
@@ -331,7 +331,30 @@ def test_a_bad_video_given_at_start_is_refused_before_the_models_are_ready(qtbot
         window.start(ui_media.text_file, rescan=False)
     assert failure.args[0] == ui_media.text_file and str(ui_media.text_file.name) in failure.args[1]
     qtbot.waitUntil(lambda: window.analysis.ready, timeout=60_000)
-    assert window._pending_video is None and started == []  # noqa: SLF001 - nothing analysed once loaded
+    assert window._pending_files == [] and started == []  # noqa: SLF001 - nothing analysed once loaded
+
+
+def test_a_video_dropped_while_the_networks_load_is_analysed_once_they_are_ready(qtbot, make_window, ui_media):
+    """Seen under Xvfb: a video dropped a few seconds after start-up said "Analysis is disabled: the models are
+    not loaded yet" and was never analysed. Now it waits, says so, and runs when the networks are ready; the
+    newest drop wins."""
+    import threading
+
+    window = make_window()
+    release = threading.Event()
+    real_load = window.analysis.session.load
+    window.analysis.session.load = lambda *a, **k: (release.wait(60), real_load(*a, **k))[1]
+    started, failed = [], []
+    window.analysis.started.connect(started.append)
+    window.analysis.failed.connect(lambda path, message: failed.append(message))
+    window.analysis.load()
+    assert window.analysis.loading and not window.analysis.ready
+    window.open_files([ui_media.text_file])
+    window.open_files([ui_media.video])  # the newer drop replaces the older one
+    assert "networks" in window.query_panel.progress.format() and failed == [] and started == []
+    release.set()
+    qtbot.waitUntil(lambda: started == [ui_media.video], timeout=60_000)
+    assert failed == [] and not window.analysis.loading
 
 
 def test_the_precision_setting_reloads_the_networks_and_is_remembered(make_window, monkeypatch):
