@@ -8,12 +8,16 @@ not depend on the weights' values), side by side in one run, interleaved per rep
 processes hits every variant alike; figures are medians:
 
 * **index**: ``engine.indexer.index_library`` (decode thread + inference loop, one transaction per track);
-* **sequential**: the same work without overlap (``track_features`` then ``store_features``, per file);
+* **sequential**: the same work without overlap, per file: decode + frontend, the network on each batch, then
+  beats and loudness on the decoded audio, then ``store_features``;
 * **network only**: ``VGGishExtractor.embed`` on the same tracks' log-mel examples, computed beforehand;
 * **loudness only**: ``engine.loudness.integrated_loudness`` on the same tracks' 16 kHz mono audio, decoded
   beforehand (the part of ``index`` that level matching adds), beside **loudness (pyloudnorm)**, pyloudnorm's
   own ``Meter.integrated_loudness`` on the same audio (the reference the engine's vectorised gating is
-  tested against).
+  tested against);
+* **beats only**: ``engine.beats.track_beats`` on the same decoded audio (the part of ``index`` the beat grid
+  adds). Its first call in a process (librosa's numba kernels compile: seconds) is made before the timed runs and
+  printed on its own, so the medians are the steady state every later track of a session sees.
 
 Peak memory: one child process per track length indexes a single file into a fresh library and reports its
 ``VmHWM`` (the high-water mark of its own resident memory), so a long track shows whether anything holds
@@ -29,14 +33,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
 from typing import Callable
 
 import numpy as np
 import pyloudnorm
 import soundfile as sf
 
-from emomv_desktop.engine import loudness, media
+from emomv_desktop.engine import beats, loudness, media
+from emomv_desktop.engine.features import TrackFeatures
 from emomv_desktop.engine.protocol import AUDIO_SAMPLE_RATE
 from tests import media_factory
 
@@ -117,7 +121,7 @@ def make_tracks(folder: Path, count: int, seconds: float) -> list[Path]:
 
 
 def throughput(folder: Path, files: list[Path], repeats: int, threads: int) -> None:
-    """Time the three variants of the module docstring on ``files``, interleaved per repeat; print medians."""
+    """Time the variants of the module docstring on ``files``, interleaved per repeat; print medians."""
     import torch
 
     from emomv_desktop.engine.backbones import VGGishExtractor
@@ -142,9 +146,17 @@ def throughput(folder: Path, files: list[Path], repeats: int, threads: int) -> N
             root = library.add_folder(folder)
             started = time.perf_counter()
             for f in files:
+                decoded: list[np.ndarray] = []
+                rows, samples = [], 0
+                for batch, samples in vggish.stream_examples(f, on_audio=decoded.append):
+                    rows.append(vggish.embed(batch).numpy())
+                features = TrackFeatures(np.concatenate(rows), samples / AUDIO_SAMPLE_RATE, media.probe_audio(f),
+                                         vggish.precision)
+                whole = np.concatenate(decoded)
                 st = f.stat()
-                library.store_features(f, vggish.track_features(f), vggish.backbone_id, size=st.st_size,
-                                       mtime_ns=st.st_mtime_ns, folder=root)
+                library.store_features(f, features, vggish.backbone_id, size=st.st_size, mtime_ns=st.st_mtime_ns,
+                                       folder=root, beats=beats.track_beats(whole),
+                                       loudness=loudness.integrated_loudness(whole))
             return time.perf_counter() - started
 
     def network(_: Path) -> float:
@@ -163,9 +175,14 @@ def throughput(folder: Path, files: list[Path], repeats: int, threads: int) -> N
         return run
 
     reference = pyloudnorm.Meter(AUDIO_SAMPLE_RATE)
+    first_beats = time.perf_counter()
+    beats.track_beats(mono[0][: 10 * AUDIO_SAMPLE_RATE])
+    print(f"first beat-tracking call in this process (numba compiles librosa's kernels): "
+          f"{time.perf_counter() - first_beats:.1f} s, before the timed runs")
     variants = {"index (decode ahead)": index, "sequential": sequential, "network only": network,
                 "loudness only": measured(loudness.integrated_loudness),
-                "loudness (pyloudnorm)": measured(lambda x: reference.integrated_loudness(x.astype(np.float64)))}
+                "loudness (pyloudnorm)": measured(lambda x: reference.integrated_loudness(x.astype(np.float64))),
+                "beats only": measured(beats.track_beats)}
     times: dict[str, list[float]] = {name: [] for name in variants}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(repeats):
@@ -184,6 +201,8 @@ def throughput(folder: Path, files: list[Path], repeats: int, threads: int) -> N
     print(f"  loudness: {1000 * ours / len(files):.0f} ms per track, "
           f"{100 * ours / medians['index (decode ahead)']:.1f}% of index, "
           f"{100 * ours / net:.1f}% of the network; pyloudnorm's meter {theirs / ours:.1f}x slower")
+    tracked = medians["beats only"]
+    print(f"  beats: {1000 * tracked / len(files):.0f} ms per track, {100 * tracked / net:.1f}% of the network")
 
 
 def main() -> None:

@@ -82,7 +82,37 @@ def main(argv: list[str] | None = None) -> int:
     scaler = model.video_scaler.std
     print(f"\nThe shipped model standardises {(scaler < 1e-4).sum().item()} SlowFast dimensions whose spread over its"
           f" training data is below 1e-4 (smallest {scaler.min().item():.1e}); music: {(model.music_scaler.std < 1e-4).sum().item()}.")
+    if video_all is not None:
+        standardised_shifts(data, video_all)
     return 0
+
+
+def standardised_shifts(data, errors: fidelity.Fidelity, floors=(0.0, 1e-3, 1e-2, 3e-2, 1e-1, 3e-1)) -> None:
+    """How far the measured bf16 errors move standardised SlowFast inputs, per floor of the spread (a fraction of
+    the median spread, ``Standardizer.fit(floor=...)``): the scaler fitted on the shipped model's pair rows, the
+    released B and C retrieval-set features perturbed (one draw, and the worst case)."""
+    from emomv_desktop.engine.model import Standardizer
+    from training.data import Modality, load_retrieval
+    from training.recipe import build_pool
+
+    train = torch.cat([p.video for p in build_pool(data).pairs])
+    video = torch.cat([load_retrieval(data, key, (Modality.VIDEO,)).video for key in ("B", "C")]).double()
+    moved = {mode: (fidelity.perturb(video.float(), errors, np.random.default_rng(0), worst=mode == "worst").double()
+                    - video).abs() for mode in ("drawn", "worst")}
+    plain = Standardizer(train.shape[1]).fit(train).std.double()
+    healthy = plain >= plain.median()
+    print(f"\nStandardised shift |delta x| / std of the released SlowFast features ({len(video)} rows) under the"
+          f" measured errors, by the spread's floor (x median spread; dims lifted of {train.shape[1]}):")
+    for floor in floors:
+        std = Standardizer(train.shape[1]).fit(train, floor=floor).std.double()
+        cells = []
+        for mode, delta in moved.items():
+            z = delta / std
+            cells.append(f"{mode}: max {z.max():.3g}, p99.9 {z.quantile(0.999):.3g}, row RMS max"
+                         f" {z.pow(2).mean(1).sqrt().max():.3g}")
+        print(f"  floor {floor:<6g} ({int((std != plain).sum())} lifted)  " + "; ".join(cells))
+    cells = [f"{mode}: max {(d[:, healthy] / plain[healthy]).max():.3g}" for mode, d in moved.items()]
+    print("  for scale, the dimensions whose spread is at least the median: " + "; ".join(cells))
 
 
 if __name__ == "__main__":

@@ -131,36 +131,48 @@ def _add_recipe_options(parser: argparse.ArgumentParser, seeds: int = 5) -> None
     parser.add_argument("--holdout", type=_fraction, default=Recipe.holdout,
                         help="share of EmoMV-C's rows held out for early stopping and the recipe's choices")
     parser.add_argument("--max-epochs", type=_positive_int, default=TrainConfig.max_epochs)
+    parser.add_argument("--video-std-floor", type=float, default=Recipe.video_std_floor,
+                        help="floor of the video standardiser's spread, a fraction of its median (0: none)")
+
+
+def _add_jobs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--jobs", type=_positive_int, default=1,
+                        help="processes training seeds in parallel (the figures do not depend on it)")
 
 
 def _recipe(args: argparse.Namespace) -> Recipe:
     if args.music_only_weight < 0:
         raise EngineError(f"--music-only-weight must be >= 0, not {args.music_only_weight}")
+    if args.video_std_floor < 0:
+        raise EngineError(f"--video-std-floor must be >= 0, not {args.video_std_floor}")
     return Recipe(train=dataclasses.replace(TrainConfig(), max_epochs=args.max_epochs),
-                  music_only_weight=args.music_only_weight, holdout=args.holdout)
+                  music_only_weight=args.music_only_weight, holdout=args.holdout,
+                  video_std_floor=args.video_std_floor)
 
 
 def _add_recipe(parser: argparse.ArgumentParser) -> None:
     _add_recipe_options(parser)
+    _add_jobs(parser)
     parser.add_argument("--json", action="store_true", help="print every figure of every seed as JSON on stdout")
 
 
 def _run_recipe(args: argparse.Namespace) -> int:
     result = evaluate_recipe(args.data or paths.dataset_dir(), _recipe(args), list(range(1, args.seeds + 1)),
-                             args.held_out, progress=_print_progress)
+                             args.held_out, jobs=args.jobs, progress=_print_progress)
     print(json.dumps(result, indent=1) if args.json else format_recipe_result(result))
     return 0
 
 
 def _add_fit(parser: argparse.ArgumentParser) -> None:
     _add_recipe_options(parser)
+    _add_jobs(parser)
     parser.add_argument("--out", type=Path, required=True, help="the model file to write (NAME.pt + NAME.card.json)")
     parser.add_argument("--seed", type=_positive_int, default=1, help="seed of the final model (default 1)")
 
 
 def _run_fit(args: argparse.Namespace) -> int:
     card = fit_and_save(args.data or paths.dataset_dir(), args.out, _recipe(args), seeds=args.seeds, seed=args.seed,
-                        held_out=args.held_out, progress=_print_progress)
+                        held_out=args.held_out, jobs=args.jobs, progress=_print_progress)
     for name, line in card["summary"].items():
         print(f"{name}: {line}", file=sys.stderr)
     print(f"wrote {args.out} and its card (sha256 {card['weights_sha256'][:12]}…)", file=sys.stderr)

@@ -19,7 +19,7 @@ from emomv_desktop.engine.model import save_model
 from emomv_desktop.engine.protocol import MUSIC_BACKBONE, VIDEO_BACKBONE
 
 from .metrics import SEED_STD
-from .recipe import HELD_OUT, Recipe, build_pool, evaluate_recipe, fit_recipe
+from .recipe import HELD_OUT, Recipe, build_pool, evaluate_recipe
 
 CARD_VERSION = 1
 MODEL_NAME = "emomv-retrieval"
@@ -41,7 +41,7 @@ CARD_FIGURES = (
 def recipe_arguments(recipe: Recipe) -> list[str]:
     """The ``emomv-train`` options that reproduce ``recipe`` (shared by ``recipe`` and ``fit``)."""
     return ["--music-only-weight", f"{recipe.music_only_weight:g}", "--holdout", f"{recipe.holdout:g}",
-            "--max-epochs", str(recipe.train.max_epochs)]
+            "--max-epochs", str(recipe.train.max_epochs), "--video-std-floor", f"{recipe.video_std_floor:g}"]
 
 
 def recipe_command(recipe: Recipe, seeds: int, held_out: Sequence[str]) -> str:
@@ -108,20 +108,24 @@ def build_card(
             "units": "percent for mAP, top-k and accuracy; ROC-AUC and ECE as fractions",
             "std": SEED_STD,
         },
-        "scalers": "per-modality mean/std fitted on every training row, stored in the weights (raw features in)",
+        "scalers": ("per-modality mean/std fitted on every training row, stored in the weights (raw features in); "
+                    f"the video spread floored at {recipe.video_std_floor:g} x its median"),
     }
 
 
 def fit_and_save(
     data: Path | str, out: Path | str, recipe: Recipe, *, seeds: int = 5, seed: int = 1,
-    held_out: Sequence[str] = HELD_OUT, progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+    held_out: Sequence[str] = HELD_OUT, jobs: int = 1, progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
 ) -> dict[str, Any]:
-    """Judge ``recipe`` over ``seeds`` (clean protocol), train the final model on everything, write it + card."""
-    clean = evaluate_recipe(data, recipe, list(range(1, seeds + 1)), held_out, progress=progress, cancel=cancel)
+    """Judge ``recipe`` over ``seeds`` (clean protocol), train the final model on everything, write it + card;
+    the ``seeds`` x held-out runs and the final model run in ``jobs`` processes (same figures for any ``jobs``)."""
     pool = build_pool(data)
     report(progress, 0, 1, f"final model on {pool.counts()['pair_rows']} pairs + "
-                           f"{pool.counts()['music_only_rows']} music-only rows")
-    fitted = fit_recipe(pool, recipe, seed, cancel=cancel)
+                           f"{pool.counts()['music_only_rows']} music-only rows, and the clean protocol")
+    clean = evaluate_recipe(data, recipe, list(range(1, seeds + 1)), held_out, jobs=jobs, final=(pool, seed),
+                            progress=progress, cancel=cancel)
+    fitted = clean.pop("final")
     choice = {"agreement_weight": fitted.agreement_weight, "epochs": fitted.epochs,
               "video_temperature": fitted.temperatures[0], "music_temperature": fitted.temperatures[1],
               "holdout_selection_scores": fitted.holdout_scores, "seed": seed}

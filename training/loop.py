@@ -14,7 +14,10 @@ initialisation, dropout masks and the shuffling generator all follow from the se
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -114,3 +117,27 @@ def validation_loss(model: torch.nn.Module, objective: Objective, rows: PairSpli
     """The objective over a whole split in one eval-mode forward pass."""
     model.eval()
     return float(objective(model, rows))
+
+
+def run_calls(calls: Sequence[tuple[Callable[..., Any], tuple]], jobs: int, finished: Callable[[int, Any], None],
+              cancel: CancelToken | None = None) -> None:
+    """``finished(i, fn(*args))`` for each ``(fn, args)`` of ``calls``: in this process when ``jobs == 1`` (each
+    call also gets ``cancel=cancel``), else in ``jobs`` spawned processes, each with this process's torch thread
+    count (in the order they finish; cancel is checked between calls). Each call must seed itself, so its result
+    does not depend on the number of jobs."""
+    if jobs == 1:
+        for index, (fn, args) in enumerate(calls):
+            check(cancel)
+            finished(index, fn(*args, cancel=cancel))
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=torch.set_num_threads,
+                             initargs=(torch.get_num_threads(),)) as pool:
+        futures = {pool.submit(fn, *args): index for index, (fn, args) in enumerate(calls)}
+        try:
+            for future in as_completed(futures):
+                check(cancel)
+                finished(futures[future], future.result())
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise

@@ -46,11 +46,14 @@ from .data import (
 )
 from .floors import retrieval_floors
 from .losses import contrastive_loss
-from .loop import TrainConfig, seed_everything, train
+from .loop import TrainConfig, run_calls, seed_everything, train
 
 RECIPE_NAME = "emomv-recipe-1"
 LAMBDA_CANDIDATES = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 ECE_BINS = 15
+VIDEO_STD_FLOOR = 0.03
+"""The video standardiser divides by at least this fraction of the median SlowFast spread (docs/model.md: without
+it, dimensions that barely vary in training turn bf16's tiny absolute errors into many standard deviations)."""
 
 
 # ------------------------------------------------------------------------------------------ the recipe
@@ -65,10 +68,12 @@ class Recipe:
     holdout: float = 0.2  # share of the hold-out source rows used for early stopping and the choices
     lambdas: tuple[float, ...] = LAMBDA_CANDIDATES  # candidate agreement weights chosen on the hold-out
     refit: bool = True  # retrain on every row (hold-out included) for the early-stopped epoch count
+    video_std_floor: float = VIDEO_STD_FLOOR  # the video standardiser's spread floor, a fraction of its median
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": RECIPE_NAME, "train": self.train.to_dict(), "music_only_weight": self.music_only_weight,
-                "holdout": self.holdout, "lambdas": list(self.lambdas), "refit": self.refit}
+                "holdout": self.holdout, "lambdas": list(self.lambdas), "refit": self.refit,
+                "video_std_floor": self.video_std_floor}
 
 
 # ---------------------------------------------------------------------------------------------- rows
@@ -259,10 +264,10 @@ class Fitted:
     seconds: float
 
 
-def _new_model(fit: Rows, music_only: Rows | None) -> RetrievalModel:
+def _new_model(fit: Rows, music_only: Rows | None, recipe: Recipe) -> RetrievalModel:
     model = RetrievalModel(ModelConfig(multitask=True))
     music = fit.music if music_only is None else torch.cat([fit.music, music_only.music])
-    model.fit_scalers(fit.video, music)
+    model.fit_scalers(fit.video, music, video_floor=recipe.video_std_floor)
     return model
 
 
@@ -302,7 +307,7 @@ def fit_recipe(
     start = time.perf_counter()
     fit, held, music_only = split_pool(pool, recipe, seed)
     generator = seed_everything(seed)
-    model = _new_model(fit, music_only)
+    model = _new_model(fit, music_only, recipe)
     result = train(model, masked_objective, Streams(fit, music_only, seed), held, recipe.train, generator,
                    progress=progress, cancel=cancel)
     with torch.no_grad():
@@ -318,7 +323,7 @@ def fit_recipe(
         check(cancel)
         everything = Rows.concat([fit, held])
         generator = seed_everything(seed)
-        model = _new_model(everything, music_only)
+        model = _new_model(everything, music_only, recipe)
         refit = dataclasses.replace(recipe.train, max_epochs=max(1, epochs), early_stopping=False)
         train(model, masked_objective, Streams(everything, music_only, seed), None, refit, generator,
               progress=progress, cancel=cancel)
@@ -394,44 +399,62 @@ HELD_OUT = ("C", "B")
 """The datasets whose validation split and retrieval set the recipe can be judged on (both modalities exist)."""
 
 
+def seed_figures(pool: Pool, items: RetrievalSet, pairs: PairSplit, recipe: Recipe, seed: int, *,
+                 cancel: CancelToken | None = None) -> dict[str, float]:
+    """One seed of the clean protocol: train on ``pool``, report on the held-out ``items`` and ``pairs``."""
+    fitted = fit_recipe(pool, recipe, seed, cancel=cancel)
+    return flatten({"retrieval": retrieval_figures(fitted.model, items), "pairs": pair_figures(fitted.model, pairs),
+                    "agreement_weight": fitted.agreement_weight, "epochs": fitted.epochs,
+                    "holdout_selection_score": 100.0 * max(fitted.holdout_scores.values()),
+                    "video_temperature": fitted.temperatures[0], "music_temperature": fitted.temperatures[1],
+                    "seconds": fitted.seconds})
+
+
 def evaluate_recipe(
-    data: Path | str, recipe: Recipe, seeds: Sequence[int], held_out: Sequence[str] = HELD_OUT, *,
-    progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+    data: Path | str, recipe: Recipe, seeds: Sequence[int], held_out: Sequence[str] = HELD_OUT, *, jobs: int = 1,
+    final: tuple[Pool, int] | None = None, progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
 ) -> dict[str, Any]:
     """The clean-protocol figures of ``recipe``: per held-out dataset, the figures of every seed and their
-    summary, plus the floors. A dataset whose val features are absent is skipped with the reason."""
+    summary, plus the floors. A dataset whose val features are absent is skipped with the reason. Seeds run in
+    ``jobs`` processes (each seeds itself: the figures do not depend on ``jobs``); ``final=(pool, seed)`` also
+    trains that model in the same processes and returns its :class:`Fitted` as ``result["final"]``."""
     result: dict[str, Any] = {"seeds": list(seeds), "datasets": {}, "skipped": {}}
     first_problem: MissingDataError | None = None
+    held: dict[str, tuple[Pool, PairSplit, RetrievalSet]] = {}
     for key in held_out:
         spec = dataset_spec(key)
         try:
-            pool = build_pool(data, exclude=(spec.key,))
-            pairs = load_pairs(data, spec, Split.VAL, BOTH)
-            items = load_retrieval(data, spec)
+            held[spec.key] = (build_pool(data, exclude=(spec.key,)), load_pairs(data, spec, Split.VAL, BOTH),
+                              load_retrieval(data, spec))
         except MissingDataError as exc:
             result["skipped"][spec.key] = str(exc)
             first_problem = first_problem or exc
-            continue
-        runs = []
-        for n, seed in enumerate(seeds):
-            report(progress, n, len(seeds), f"{spec.name} held out: seed {seed}")
-            fitted = fit_recipe(pool, recipe, seed, cancel=cancel)
-            figures = {"retrieval": retrieval_figures(fitted.model, items), "pairs": pair_figures(fitted.model, pairs),
-                       "agreement_weight": fitted.agreement_weight, "epochs": fitted.epochs,
-                       "holdout_selection_score": 100.0 * max(fitted.holdout_scores.values()),
-                       "video_temperature": fitted.temperatures[0], "music_temperature": fitted.temperatures[1],
-                       "seconds": fitted.seconds}
-            runs.append(flatten(figures))
+    if not held and first_problem is not None:
+        raise first_problem  # nothing could be judged: say why
+    plan = [(key, seed) for key in held for seed in seeds]
+    calls = [(seed_figures, (held[key][0], held[key][2], held[key][1], recipe, seed)) for key, seed in plan]
+    if final is not None:
+        calls.append((fit_recipe, (final[0], recipe, final[1])))
+    outputs: list[Any] = [None] * len(calls)
+
+    def finished(index: int, output: Any) -> None:
+        outputs[index] = output
+        what = f"EmoMV-{plan[index][0]} held out: seed {plan[index][1]}" if index < len(plan) else "final model"
+        report(progress, sum(o is not None for o in outputs), len(calls), f"{what} done")
+
+    run_calls(calls, jobs, finished, cancel)
+    for key, (pool, pairs, items) in held.items():
+        spec = dataset_spec(key)
+        runs = [out for (k, _), out in zip(plan, outputs) if k == key]
         floors = {d: {name: _percent(f) for name, f in retrieval_floors(items.labels, items.labels).items()}
                   for d in ("v2m", "m2v")}
-        result["datasets"][spec.key] = {
+        result["datasets"][key] = {
             "training_data": [p.to_dict() for p in pool.parts],
             "reported_on": f"{spec.name} retrieval set ({len(items)} segments) and val pairs ({len(pairs)})",
             "per_seed": runs, "summary": summarise(runs), "floors": floors,
         }
-    if not result["datasets"] and first_problem is not None:
-        raise first_problem  # nothing could be judged: say why
-    report(progress, len(seeds), len(seeds), "done")
+    if final is not None:
+        result["final"] = outputs[-1]
     return result
 
 

@@ -13,24 +13,22 @@ import datetime
 import json
 import platform
 import sys
-import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import sklearn
 import torch
 
 from emomv_desktop.engine.errors import EngineError
-from emomv_desktop.engine.jobs import CancelToken, ProgressCallback, check, report
+from emomv_desktop.engine.jobs import CancelToken, ProgressCallback, report
 from emomv_desktop.engine.model import ModelConfig, RetrievalModel, save_model
 
 from . import plots
 from .data import DATASETS, MissingDataError, dataset_spec
 from .experiments import RUNNERS, DatasetBundle, Protocol, RunOutput, RunSpec, Variant, load_bundle
-from .loop import TrainConfig
+from .loop import TrainConfig, run_calls
 from .paper import to_paper_units
 from .models import BaselineConfig, ClassifierConfig
 from .metrics import SEED_STD
@@ -93,29 +91,8 @@ def run_dataset(bundle: DatasetBundle, config: ReproduceConfig, *, progress: Pro
         report(progress, done, len(plan), f"{bundle.spec.name} seed {out.run.seed} {out.run.variant.value}-task "
                f"{out.name}: {t.epochs} epochs (best {t.best_epoch}), {t.seconds:.1f} s")
 
-    if config.jobs == 1:
-        for index, (runner, run) in enumerate(plan):
-            check(cancel)
-            finished(index, runner(bundle, run, cancel=cancel))
-    else:
-        _run_in_processes(bundle, plan, config.jobs, finished, cancel)
+    run_calls([(runner, (bundle, run)) for runner, run in plan], config.jobs, finished, cancel)
     return DatasetRuns(bundle, [o for o in outputs if o is not None], time.perf_counter() - start)
-
-
-def _run_in_processes(bundle: DatasetBundle, plan: list, jobs: int, finished: Callable[[int, RunOutput], None],
-                      cancel: CancelToken | None) -> None:
-    """The plan's runs in ``jobs`` spawned processes, each with this process's torch thread count."""
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=torch.set_num_threads,
-                             initargs=(torch.get_num_threads(),)) as pool:
-        futures = {pool.submit(runner, bundle, run): index for index, (runner, run) in enumerate(plan)}
-        try:
-            for future in as_completed(futures):
-                check(cancel)
-                finished(futures[future], future.result())
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
 
 
 def reproduce(data: Path | str, out_dir: Path | str, config: ReproduceConfig, *, command: str = "",

@@ -441,10 +441,10 @@ class SlowFastExtractor:
         (classifier included).
 
         ``state_dict=None`` means random weights (``pretrained`` False). The default is ``EXACT``, unlike
-        VGGish's: bf16 moves a clip's features little, but the shipped retrieval model standardises SlowFast
-        dimensions that are nearly constant in its training data, and under the measured bf16 error distribution
-        its video-to-music mAP moves by more than the bound (docs/engine-features.md). ``FAST`` (several times
-        faster on a CPU with AMX) is for models without that fragility.
+        VGGish's: bf16 moves a clip's features little, and the shipped retrieval model (whose video
+        standardiser floors near-constant dimensions) keeps drawn bf16 errors within the bound, but in the
+        worst case of the measured error distribution its EmoMV-C ranking still moves by more than the bound
+        (docs/engine-features.md). ``FAST`` (several times faster on a CPU with AMX) is there to choose.
         """
         device = torch.device(device)
         dtype = compute_dtype(device, precision)

@@ -96,7 +96,11 @@ class ModelConfig:
 
 
 class Standardizer(nn.Module):
-    """``(x - mean) / std`` with the statistics held as buffers (identity until :meth:`fit`)."""
+    """``(x - mean) / std`` with the statistics held as buffers (identity until :meth:`fit`).
+
+    The buffers hold the spread actually divided by, floor included, so a saved model behaves the same
+    whatever floor (or none) it was fitted with.
+    """
 
     def __init__(self, dim: int) -> None:
         super().__init__()
@@ -104,11 +108,17 @@ class Standardizer(nn.Module):
         self.register_buffer("std", torch.ones(dim))
 
     @torch.no_grad()
-    def fit(self, x: torch.Tensor, eps: float = 1e-8) -> "Standardizer":
+    def fit(self, x: torch.Tensor, eps: float = 1e-8, floor: float = 0.0) -> "Standardizer":
+        """Fit on ``x`` ``(N, dim)``. A constant dimension (spread <= ``eps``) keeps a spread of 1; with
+        ``floor > 0`` every other spread is at least ``floor`` x the median spread of the non-constant
+        dimensions, so a near-constant dimension cannot turn a tiny absolute change into many units."""
         x = torch.as_tensor(x, dtype=torch.float64)
         self.mean.copy_(x.mean(0).to(self.mean.dtype))
         std = x.std(0, unbiased=False)
-        self.std.copy_(torch.where(std > eps, std, torch.ones_like(std)).to(self.std.dtype))
+        varying = std > eps
+        if floor > 0 and bool(varying.any()):
+            std = torch.where(varying, std.clamp_min(floor * float(std[varying].median())), std)
+        self.std.copy_(torch.where(varying, std, torch.ones_like(std)).to(self.std.dtype))
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -142,10 +152,11 @@ class RetrievalModel(nn.Module):
             self.video_emotion = None
             self.music_emotion = None
 
-    def fit_scalers(self, video: torch.Tensor | None, music: torch.Tensor | None) -> None:
-        """Fit the per-modality standardisation on training features (raw backbone outputs)."""
+    def fit_scalers(self, video: torch.Tensor | None, music: torch.Tensor | None, *, video_floor: float = 0.0) -> None:
+        """Fit the per-modality standardisation on training features (raw backbone outputs); ``video_floor``:
+        the video spread's floor as a fraction of its median (:meth:`Standardizer.fit`)."""
         if video is not None:
-            self.video_scaler.fit(video)
+            self.video_scaler.fit(video, floor=video_floor)
         if music is not None:
             self.music_scaler.fit(music)
 

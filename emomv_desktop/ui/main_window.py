@@ -893,8 +893,14 @@ class MainWindow(QMainWindow):
             return
         s = self.proxy.suggestion(index.row())
         self.sound.track_selected(s)
-        self.player.set_track(s.path, float(s.best_start))
+        self.player.set_track(s.path, float(s.best_start), at=self._section_anchor())
         self._show_now_playing(s)
+
+    def _section_anchor(self) -> float:
+        """Where on the video a result's section starts: at its cue's start (a scene's section is auditioned
+        against that scene), 0 for the whole video."""
+        cue = self.analysis.cue
+        return float(cue.start) if cue is not None else 0.0
 
     def _show_now_playing(self, s: Any) -> None:
         title = text.track_title(s.title, s.artist, s.path)
@@ -940,8 +946,8 @@ class MainWindow(QMainWindow):
         )
 
     def play_from_section(self) -> None:
-        """Double-click: the selected track from the start of its best section (video time 0)."""
-        self.player.seek(0.0)
+        """Double-click: the selected track from the start of its best section, against its cue's start."""
+        self.player.seek(self.player.section_anchor)
         self.player.play()
 
     def _space(self) -> None:

@@ -3,8 +3,10 @@
 :class:`Player` wraps two ``QMediaPlayer`` objects behind its own signals:
 
 * the **video** player has no audio output at all (the cut is shown muted) and is the master clock;
-* the **audio** player plays the selected track, offset so that video time 0 is the start of the track's
-  best section: ``audio position = offset + video position``.
+* the **audio** player plays the selected track, offset so that the start of the track's best section
+  sounds at its cue's start on the video (video time 0 for the whole video): ``audio position = offset +
+  video position``, ``offset = section start - cue start`` (negative when the section starts earlier in the
+  track than the cue in the video: before the track's own beginning the picture plays alone).
 
 Keeping them in sync: a track's audio does not sound the moment it is told to play or seek. The FFmpeg
 backend restarts its audio sink and reports the seek target until sound flows again, which takes from a
@@ -193,6 +195,8 @@ class Player(QObject):
         self._video_path: Path | None = None
         self._track_path: Path | None = None
         self._offset = 0.0
+        self._anchor = 0.0  # the video time at which the track's section starts (the cue's start)
+        self._before_track = False  # playing a part of the video before the track has begun
         self._volume = DEFAULT_VOLUME
         self._held_from_ms: int | None = None  # the video waits until the track passes this position
         self._drift: deque[int] = deque(maxlen=DRIFT_SAMPLES)
@@ -237,7 +241,14 @@ class Player(QObject):
 
     @property
     def track_offset(self) -> float:
+        """Seconds into the track at video time 0: ``audio position = offset + video position`` (negative when
+        the section starts later in the video than in the track)."""
         return self._offset
+
+    @property
+    def section_anchor(self) -> float:
+        """The video time at which the track's section starts (:meth:`set_track`'s ``at``)."""
+        return self._anchor
 
     @property
     def holding(self) -> bool:
@@ -273,27 +284,31 @@ class Player(QObject):
             self._video.set_source(self._video_path)
         self.positionChanged.emit(0.0)
 
-    def set_track(self, path: str | Path | None, offset: float = 0.0) -> None:
-        """Play ``path`` from ``offset`` s at video time 0; the video keeps its position.
+    def set_track(self, path: str | Path | None, start: float = 0.0, *, at: float = 0.0) -> None:
+        """Play ``path`` so that ``start`` s into it sounds at video time ``at`` (a cue's section against the
+        cue's scene: ``at`` is the cue's start); the video keeps its position. Before the track's own beginning
+        the picture plays without it.
 
         The track already playing from that offset plays on undisturbed (a re-ranked list selects it again)."""
         path = Path(path) if path else None
-        offset = max(0.0, float(offset)) if path else 0.0
+        anchor = max(0.0, float(at)) if path else 0.0
+        offset = max(0.0, float(start)) - anchor if path else 0.0
+        self._anchor = anchor
         if path == self._track_path and offset == self._offset:
             return
         self._track_path, self._offset = path, offset
         if self._audio:
             self._audio.player.stop()
-            self._audio.set_source(self._track_path, self._target_audio_ms())
+            self._audio.set_source(self._track_path, max(0, self._target_audio_ms()))
             if self._playing:
                 self._start()
         self.trackChanged.emit(str(self._track_path or ""), self._offset)
 
     def set_offset(self, offset: float) -> None:
-        """The current track from ``offset`` s at video time 0 (its section moved): the track is not reloaded,
-        only moved to ``offset`` + the video's position; the video keeps its place (while playing it waits for
-        the track, as after any seek)."""
-        offset = max(0.0, float(offset))
+        """The current track at ``offset`` + the video's position (its section moved): the track is not
+        reloaded, only moved; the video keeps its place (while playing it waits for the track, as after any
+        seek). ``offset`` is :attr:`track_offset`'s: the section's new start minus :attr:`section_anchor`."""
+        offset = float(offset)
         if self._track_path is None or offset == self._offset:
             return
         self._offset = offset
@@ -311,6 +326,7 @@ class Player(QObject):
             self._start()
 
     def pause(self) -> None:
+        self._before_track = False
         if self._video:
             self._release_hold()
             self._video.player.pause()
@@ -419,8 +435,13 @@ class Player(QObject):
         self._video.player.setPlaybackRate(1.0)
         target = self._target_audio_ms()
         audio = self._audio.player
-        if not self._track_path or (audio.duration() > 0 and target >= audio.duration()):
-            audio.pause()  # no track, or the section has ended before this point of the video: picture only
+        self._before_track = bool(self._track_path) and target < 0
+        if not self._track_path or target < 0 or (audio.duration() > 0 and target >= audio.duration()):
+            # no track, or this point of the video lies before the track begins (it starts when the picture
+            # gets there) or after it has ended: picture only
+            audio.pause()
+            if self._before_track:
+                self._audio.seek(0)
             self._video.player.play()
             return
         if abs(self._audio.position_ms() - target) > SYNC_TOLERANCE_MS:
@@ -468,6 +489,8 @@ class Player(QObject):
 
     def _on_video_position(self, ms: int) -> None:
         self.positionChanged.emit(ms / 1000.0)
+        if self._before_track and self._playing and ms + _ms(self._offset) >= 0:
+            self._start()  # the picture has reached the track's beginning
 
     def _on_video_status(self, status) -> None:
         if status == QMediaPlayer.MediaStatus.LoadedMedia and not self._playing:

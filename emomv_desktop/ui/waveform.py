@@ -1,9 +1,10 @@
 """The selected track's waveform under the picture: its section shaded, the playhead, scrubbing, moving the section.
 
 :class:`WaveformView` paints and takes the mouse and keys; it knows only the track's timeline (seconds into the
-track file). Its shaded section is what plays against the picture: ``audio position = section start + video
-position``. Dragging the section moves its start (its length, the cue's, is kept; it stays inside the track);
-a click (on the section or off it) or a drag off it scrubs: the picture goes to ``time - section start``, clamped
+track file). Its shaded section is what plays against the picture from its cue's start: ``audio position =
+section start + video position - cue start``. Dragging the section moves its start (its length, the cue's, is
+kept; it stays inside the track); a click (on the section or off it) or a drag off it scrubs: the picture goes to
+``time - section start + cue start``, clamped
 to the video (left of the section: its start), and the sound with it. Keys: Left/Right move the section by
 :data:`STEP_SECONDS`, with Shift by a beat (the track's beat grid, else its tempo) or :data:`SHIFT_STEP_SECONDS`
 when the track has neither; Home puts it back on the best section.
@@ -382,7 +383,8 @@ class WaveformController(QObject):
             self._job = None
 
     def _follow(self) -> None:
-        """The playhead where the sound is: the section's start (the player's offset) + the video's position."""
+        """The playhead where the sound is: the player's offset (the section's start minus its cue's start on the
+        video) + the video's position."""
         playing_this = self._path is not None and self.player.track_path == self._path
         self.view.set_playhead(self.player.track_offset + self.player.position() if playing_this else None)
 
@@ -390,12 +392,13 @@ class WaveformController(QObject):
         if self._path is None:
             return
         if self.player.track_path == self._path:
-            self.player.set_offset(start)
+            self.player.set_offset(start - self.player.section_anchor)
         self.sectionMoved.emit(self._path, start)
 
     def _scrub(self, seconds: float) -> None:
         """A time in the track outside the section: the picture goes where the sound is that time."""
-        video, end = seconds - self.view.section_start(), self.player.duration()
+        video = seconds - self.view.section_start() + self.player.section_anchor
+        end = self.player.duration()
         self.player.seek(max(0.0, min(video, end) if end > 0 else video))
 
 

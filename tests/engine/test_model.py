@@ -71,6 +71,32 @@ def test_model_shapes_scalers_and_emotion_heads():
     assert not any("emotion" in k for k in single.state_dict())
 
 
+def test_the_spread_floor_lifts_only_near_constant_dimensions_and_travels_in_the_buffers(tmp_path):
+    """A floor of 0.1 x the median spread: dimensions above it, and constant ones (spread 1), are untouched; a
+    near-constant one divides by the floor, so a tiny absolute change stays a tiny standardised one. The floor is
+    in the saved buffers: the loaded model standardises the same without knowing it."""
+    g = torch.Generator().manual_seed(0)
+    video = torch.randn(50, 2304, generator=g) * torch.linspace(0.5, 2.0, 2304)
+    video[:, 0] = 5.0  # constant
+    video[:, 1] = 1e-6 * torch.randn(50, generator=g)  # near-constant
+    plain, floored = RetrievalModel().eval(), RetrievalModel().eval()
+    plain.fit_scalers(video, None)
+    floored.fit_scalers(video, None, video_floor=0.1)
+    median = plain.video_scaler.std[1:].median()
+    assert plain.video_scaler.std[0] == 1 == floored.video_scaler.std[0]
+    assert plain.video_scaler.std[1] < 1e-5 and floored.video_scaler.std[1] == pytest.approx(0.1 * median)
+    torch.testing.assert_close(floored.video_scaler.std[2:], plain.video_scaler.std[2:])
+    torch.testing.assert_close(floored.video_scaler.mean, plain.video_scaler.mean)
+    nudge = torch.zeros(1, 2304)
+    nudge[0, 1] = 1e-4  # an absolute change of 1e-4 in the near-constant dimension
+    moved = lambda m: (m.video_scaler(video[:1] + nudge) - m.video_scaler(video[:1])).abs().max()  # noqa: E731
+    assert moved(plain) > 10 and moved(floored) < 0.01
+    assert torch.equal(floored.music_scaler.std, torch.ones(128))  # music: not fitted here, not floored
+    save_model(tmp_path / "m.pt", floored)
+    loaded, _ = load_model(tmp_path / "m.pt")
+    torch.testing.assert_close(loaded.video_scaler(video), floored.video_scaler(video))
+
+
 def test_blended_score_vectors_and_calibrated_probabilities(tmp_path):
     torch.manual_seed(1)
     model = RetrievalModel(ModelConfig(agreement_weight=3.0, video_temperature=2.0, music_temperature=0.5)).eval()

@@ -114,6 +114,16 @@ def test_fit_writes_a_model_and_card_the_engine_loads(emomv_data, tmp_path, caps
     assert card["clean_protocol"]["command"].startswith("emomv-train recipe --data <DATA> --seeds 1 --held-out C")
     assert card["training_data"]["pair_rows"] == 792 and card["selected"]["epochs"] <= 3
     assert str(emomv_data) not in out.with_name("small.card.json").read_text()  # no machine path recorded
+    # the video spread is floored (the recorded command says by how much), the music spread is not
+    assert f"--video-std-floor {Recipe().video_std_floor:g}" in card["command"] and Recipe().video_std_floor > 0
+    pool = build_pool(emomv_data)
+    video = torch.cat([p.video for p in pool.pairs]).double()
+    spread = video.std(0, unbiased=False)
+    floor = Recipe().video_std_floor * spread[spread > 1e-8].median().item()
+    assert (spread[spread > 1e-8] < floor).sum() > 100  # many dimensions are lifted to the floor ...
+    assert model.video_scaler.std.min() == pytest.approx(floor, rel=1e-5)  # ... and none stays below it
+    music = torch.cat([p.music for p in pool.pairs + pool.music_only]).double().std(0, unbiased=False)
+    torch.testing.assert_close(model.music_scaler.std.double(), music.where(music > 1e-8, 1.0), rtol=1e-5, atol=0)
     # evaluate reports the pair figures of a blended, calibrated model
     capsys.readouterr()
     assert main(["evaluate", "--model", str(out), "--data", str(emomv_data), "--dataset", "C", "--split", "val",
@@ -147,3 +157,17 @@ def test_seeds_differ_but_are_reproducible(emomv_data):
     assert first[0]["retrieval.v2m.mAP"] == again[0]["retrieval.v2m.mAP"]
     assert first[0]["retrieval.v2m.mAP"] != first[1]["retrieval.v2m.mAP"]
     assert np.isfinite(first[0]["pairs.pair_auc"])
+
+
+def test_seeds_in_processes_give_the_same_figures_and_final_model(emomv_data):
+    """``--jobs``: each run seeds itself, so the figures and the final model do not depend on where they ran."""
+    from training.recipe import evaluate_recipe
+
+    recipe = Recipe(train=Recipe().train.__class__(max_epochs=3))
+    final = (build_pool(emomv_data), 1)
+    here = evaluate_recipe(emomv_data, recipe, [1, 2], ("C",), final=final)
+    there = evaluate_recipe(emomv_data, recipe, [1, 2], ("C",), jobs=2, final=final)
+    drop = lambda runs: [{k: v for k, v in run.items() if k != "seconds"} for run in runs]  # noqa: E731
+    assert drop(here["datasets"]["C"]["per_seed"]) == drop(there["datasets"]["C"]["per_seed"])
+    a, b = here["final"].model.state_dict(), there["final"].model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)

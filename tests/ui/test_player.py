@@ -74,6 +74,26 @@ def test_switching_tracks_keeps_the_video_position(qtbot, player, media):
     qtbot.waitUntil(lambda: abs(real_audio_position(player) - 22.0) < 0.05, timeout=LOAD_TIMEOUT_MS)
 
 
+def test_a_cues_section_sounds_at_the_cues_start_and_waits_for_the_tracks_beginning(qtbot, player, media):
+    """A scene cue from 2.0 s with its section at 0.5 s into the track: the section's start sounds when the
+    picture reaches 2.0 s (audio = 0.5 + video - 2.0). Before 1.5 s the track has not begun: the picture
+    plays alone and the track starts from its beginning when the picture gets there. (Before, the section
+    started at video time 0 whatever the cue, so a scene's section played 2 s late into the track.)"""
+    player.set_video(media["video"])
+    player.set_track(media["track"], 0.5, at=2.0)
+    assert player.section_anchor == 2.0 and player.track_offset == pytest.approx(-1.5)
+    qtbot.waitUntil(lambda: player.duration() > 0, timeout=LOAD_TIMEOUT_MS)
+    player.seek(2.0)
+    assert player.audio_position() == pytest.approx(0.5, abs=0.05)
+    player.seek(0.3)  # before the track's beginning
+    player.play()
+    qtbot.waitUntil(lambda: player.position() > 0.6, timeout=LOAD_TIMEOUT_MS)
+    assert player.position() < 1.4 and real_audio_position(player) == pytest.approx(0.0, abs=0.01)
+    qtbot.waitUntil(lambda: player.position() > 2.4, timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: abs(real_audio_position(player) - (player.position() - 1.5)) < 0.3, timeout=5_000)
+    player.pause()
+
+
 def test_the_end_of_the_video_stops_both(qtbot, player, media):
     player.set_video(media["video"])
     player.set_track(media["track"], 0.0)

@@ -231,3 +231,37 @@ def test_the_window_scores_a_cut_cue_by_cue_and_remembers_it(qtbot, make_window,
     with qtbot.waitSignal(again.choices.changed, timeout=ANALYSIS_TIMEOUT_MS):
         drop_files(again, cut_video)
     assert again.timeline.assignments() == [(first.start, first.end, title)]
+
+
+def test_a_later_scenes_section_is_auditioned_against_that_scene(qtbot, make_window, cut_video):
+    """A cue that starts 5 s into the cut: its result's section starts sounding when the picture reaches the
+    cue's start (before, the section began at video time 0, so at the scene the track was already 5 s past
+    the section's start), and a double-click plays from there."""
+    from .helpers import ANALYSIS_TIMEOUT_MS, drop_files
+
+    window = make_window()
+    with qtbot.waitSignal(window.analysis.finished, timeout=ANALYSIS_TIMEOUT_MS):
+        drop_files(window, cut_video)
+    strip = window.timeline
+    if not any(abs(s.start - 5.0) < 0.1 for s in strip.scenes()):
+        strip.setFocus()
+        strip.set_playhead(5.0)
+        with qtbot.waitSignal(window.analysis.scenesReady, timeout=ANALYSIS_TIMEOUT_MS):
+            qtbot.keyClick(strip, Qt.Key.Key_S)
+    scene = next(s for s in strip.scenes() if abs(s.start - 5.0) < 0.1)
+    with qtbot.waitSignal(window.analysis.finished, timeout=ANALYSIS_TIMEOUT_MS):
+        qtbot.mouseClick(strip, Qt.MouseButton.LeftButton, pos=_at(strip, (scene.start + scene.end) / 2))
+    assert window.analysis.cue.start == pytest.approx(scene.start)
+    window.table.selectRow(0)
+    track = window.selected_suggestion()
+    player = window.player
+    assert player.track_path == Path(track.path) and player.section_anchor == pytest.approx(scene.start)
+    assert player.track_offset == pytest.approx(track.best_start - scene.start)
+    qtbot.waitUntil(lambda: player.duration() > 0, timeout=20_000)
+    window.play_from_section()
+    assert player.position() == pytest.approx(scene.start, abs=0.05)
+    qtbot.waitUntil(lambda: player.position() > scene.start + 0.5, timeout=20_000)
+    audio = lambda: player._audio.player.position() / 1000.0  # noqa: E731, SLF001 - what QtMultimedia reports
+    qtbot.waitUntil(lambda: abs(audio() - (track.best_start + player.position() - scene.start)) < 0.5,
+                    timeout=10_000)
+    player.pause()
