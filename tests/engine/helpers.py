@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from emomv_desktop.engine.features import AudioInfo, TrackFeatures
-from emomv_desktop.engine.protocol import MUSIC_FEATURE_DIM, VGGISH_FRAME_SECONDS, VIDEO_FEATURE_DIM
+from emomv_desktop.engine.protocol import MUSIC_BACKBONE, MUSIC_FEATURE_DIM, VGGISH_FRAME_SECONDS, VIDEO_FEATURE_DIM
 
 
 def make_features(path: Path, frames: int, *, seed: int = 0, duration: float | None = None, title=None):
@@ -16,6 +16,16 @@ def make_features(path: Path, frames: int, *, seed: int = 0, duration: float | N
     duration = frames * VGGISH_FRAME_SECONDS + 0.5 if duration is None else duration
     info = AudioInfo(path, duration, 44100, 2, "pcm_s16le", title=title)
     return TrackFeatures(rng.random((frames, MUSIC_FEATURE_DIM), dtype=np.float32), duration, info)
+
+
+def fill_library(library, folder: Path, frames: tuple[int, ...], *, groups: int) -> None:
+    """Store one random track per entry of ``frames`` (that many frames each) in ``library``'s ``folder``,
+    shifted by ``i % groups`` x 0.3 so the tracks form ``groups`` clusters."""
+    for i, count in enumerate(frames):
+        path = folder / f"song{i}.flac"
+        feats = make_features(path, count, seed=i)
+        feats.frame_features[:] += np.float32(i % groups) * 0.3
+        library.store_features(path, feats, MUSIC_BACKBONE, size=count, mtime_ns=i, folder=folder)
 
 
 def random_query(model, seed=0):

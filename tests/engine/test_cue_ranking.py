@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from emomv_desktop.engine import ranking
 from emomv_desktop.engine.beats import Beats
 from emomv_desktop.engine.indexer import index_library
 from emomv_desktop.engine.library import GEOMETRY, Library
 from emomv_desktop.engine.model import RetrievalModel
-from emomv_desktop.engine.protocol import MUSIC_BACKBONE, VIDEO_FEATURE_DIM
-from emomv_desktop.engine.ranking import RankFilter, Ranker, RankingError, embed_query, fit_section
+from emomv_desktop.engine.protocol import MUSIC_BACKBONE
+from emomv_desktop.engine.ranking import RankFilter, Ranker, RankingError, fit_section
 
 from .. import media_factory
-from .helpers import make_features
+from .helpers import fill_library
+from .helpers import random_query as query
 
 FRAMES = (12, 31, 47, 64, 100, 140)
 WINDOW = GEOMETRY.window_frames * GEOMETRY.frame_seconds
@@ -33,17 +33,9 @@ def model():
 @pytest.fixture
 def lib(tmp_path):
     with Library(tmp_path / "lib.sqlite3", feature_dtype="float32") as library:
-        folder = library.add_folder(tmp_path)
-        for i, frames in enumerate(FRAMES):
-            path = folder / f"song{i}.flac"
-            feats = make_features(path, frames, seed=i)
-            feats.frame_features[:] += np.float32(i % 3) * 0.3
-            library.store_features(path, feats, MUSIC_BACKBONE, size=frames, mtime_ns=i, folder=folder)
+        fill_library(library, library.add_folder(tmp_path), FRAMES, groups=3)
         yield library
 
-
-def query(model, seed=0):
-    return embed_query(model, np.random.default_rng(seed).gamma(0.5, 0.4, VIDEO_FEATURE_DIM).astype(np.float32))
 
 
 @torch.inference_mode()

@@ -16,7 +16,7 @@ from emomv_desktop.engine.model import ModelConfig, RetrievalModel
 from emomv_desktop.engine.protocol import MUSIC_BACKBONE
 from emomv_desktop.engine.ranking import Ranker, RankingError
 
-from .helpers import make_features
+from .helpers import fill_library
 from .helpers import random_query as query
 
 FRAMES = (3, 31, 36, 47, 80, 12, 64, 33, 100, 40, 5, 58)
@@ -93,12 +93,7 @@ def model():
 @pytest.fixture
 def lib(tmp_path):
     with Library(tmp_path / "lib.sqlite3", feature_dtype="float32") as library:
-        folder = library.add_folder(tmp_path)
-        for i, frames in enumerate(FRAMES):
-            path = folder / f"song{i}.flac"
-            feats = make_features(path, frames, seed=i)
-            feats.frame_features[:] += np.float32(i % 4) * 0.3
-            library.store_features(path, feats, MUSIC_BACKBONE, size=frames, mtime_ns=i, folder=folder)
+        fill_library(library, library.add_folder(tmp_path), FRAMES, groups=4)
         yield library
 
 
