@@ -13,6 +13,10 @@ and repeated (medians), times:
 * **the analysis decode** (``--clips``): reading and preprocessing the frames of the SlowFast clips planned inside
   the detected shots (what a shared decode could at most save), and the SlowFast forward of those clips
   (random-init weights; timing does not depend on their values).
+* **the whole analysis** (``--analysis``): :func:`engine.scenes.analyse_scenes` end to end (shots, the clips inside
+  them, the SlowFast forward, the merge into scenes), what the app runs on a dropped cut, with the default
+  extractor (fp32, fused: ``engine.fusion``) and the previous default (fp32, pytorchvideo's plain network:
+  ``fuse=False``), same weights, interleaved; with ``--analysis`` only this is timed.
 Beats: :func:`engine.beats.track_beats` on a minute of generated 16 kHz music, the first call in a fresh process
 (librosa compiles its numba kernels) and the median of later calls.
 """
@@ -123,12 +127,44 @@ def threshold_data(data: str, model_path: str) -> None:
         print(f"  threshold {t:.2f}: adjacent merged {np.mean(adjacent >= t):.2f}, different videos merged {np.mean(strangers >= t):.3f}")
 
 
+def whole_analysis(path: Path, reps: int, per_minute: float) -> None:
+    """``analyse_scenes`` with the fused fp32 extractor (the default) and the plain one, interleaved; medians."""
+    import torch
+
+    from emomv_desktop.engine.backbones import Precision, SlowFastExtractor, build_slowfast_module
+    from emomv_desktop.engine.model import ModelConfig, RetrievalModel
+
+    torch.manual_seed(0)
+    state = build_slowfast_module(with_head=True).state_dict()
+    model = RetrievalModel(ModelConfig(multitask=True)).eval()
+    variants = {
+        "fp32 fused (the default)": SlowFastExtractor.build(state, "cpu", precision=Precision.EXACT),
+        "fp32 plain (the previous default)": SlowFastExtractor.build(state, "cpu", precision=Precision.EXACT, fuse=False),
+    }
+    runs: dict[str, list[float]] = {}
+    loads = [os.getloadavg()[0]]
+    for _ in range(reps):
+        for name, extractor in variants.items():
+            seconds, found = timed(lambda: scenes.analyse_scenes(path, extractor, model))
+            runs.setdefault(name, []).append(seconds)
+            loads.append(os.getloadavg()[0])
+    print(f"\nthe whole analysis (analyse_scenes), median of {reps}, load average {min(loads):.1f}-{max(loads):.1f}"
+          f" on {os.cpu_count()} CPUs, {len(found)} scenes:")
+    for name, times in runs.items():
+        print(f"  {name:<36} {statistics.median(times) * per_minute:7.2f} s per minute of video")
+    fused, plain = runs.values()
+    print(f"  speed-up, median of per-rep ratios: {statistics.median(p / f for p, f in zip(plain, fused)):.2f}x"
+          f"   (target >= 1.5x)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--size", default="1280x720")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--clips", action="store_true", help="also time the SlowFast clips planned inside the shots")
+    parser.add_argument("--analysis", action="store_true",
+                        help="time only the whole analysis, fused (the default) vs plain fp32, side by side")
     parser.add_argument("--threshold-data", metavar="EMOMV", help="also measure the merge threshold on EmoMV-C")
     parser.add_argument("--model", default="resources/emomv-retrieval.pt", help="retrieval model for --threshold-data")
     args = parser.parse_args(argv)
@@ -139,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     per_minute = 60.0 / args.seconds
     with tempfile.TemporaryDirectory() as folder:
         path, true_cuts = textured_cut(Path(folder) / "cut.mp4", args.seconds, width, height)
+        if args.analysis:
+            whole_analysis(path, args.reps, per_minute)
+            return 0
         runs: dict[str, list[float]] = {}
         found = {}
         variants = {

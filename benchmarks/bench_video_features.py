@@ -1,13 +1,17 @@
-"""Video analysis: today's default precision vs the old exact (fp32) path, and the overhead beyond the forward.
+"""Video analysis: today's default (fp32, fused) vs the previous default (fp32, pytorchvideo's plain network) and
+bf16, side by side, and the overhead beyond the forward.
 
     PYTHONPATH=. python benchmarks/bench_video_features.py [--seconds 60] [--size 1280x720] [--reps 2]
 
 Generates an H.264 video (x264 default preset and GOP, textured panning content so the decoder has real
 work), then, interleaved and repeated:
 * **analysis**: ``SlowFastExtractor.video_features`` (probe, plan, seek/decode, scale+RGB, crop/normalise,
-  network) with the default clips per window, at ``Precision.FAST`` (bf16 on a CPU with native bf16) and at
-  ``Precision.EXACT`` (fp32: the path before the precision setting), same weights, interleaved; the header
-  says which of the two ``SlowFastExtractor.build`` uses by default;
+  network) with the default clips per window, same weights, interleaved, three ways: ``Precision.EXACT`` as
+  built by default (fp32, BatchNorm folded and ReLU/residual adds fused into oneDNN convolutions:
+  ``engine.fusion``), ``Precision.EXACT`` with ``fuse=False`` (pytorchvideo's plain fp32 network: the default
+  path before fusion, "today's path" of issue 12), and ``Precision.FAST`` (bf16 on a CPU with native bf16; not
+  the default, see docs/engine-features.md); the header says which precision ``SlowFastExtractor.build`` uses
+  by default;
 * **network inside it**: the time spent in ``clip_features`` (the SlowFast forward) during that same call,
   so the overhead (decode, seeking, scaling, crop/normalise) is measured in the same run, under the same load.
 Also reports decode+preprocessing alone with keyframe seeking vs a plain sequential decode, and how many
@@ -31,7 +35,6 @@ import numpy as np
 import torch
 
 from emomv_desktop.engine import backbones, media
-from tests import fidelity
 
 
 def textured_video(path: Path, seconds: float, width: int, height: int, fps: int = 30) -> Path:
@@ -101,21 +104,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=2)
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.split("x"))
-    fast, exact = fidelity.slowfast_pair(seed=0)
+    torch.manual_seed(0)
+    state = backbones.build_slowfast_module(with_head=True).state_dict()
+    fused = backbones.SlowFastExtractor.build(state, "cpu", precision=backbones.Precision.EXACT)
+    plain = backbones.SlowFastExtractor.build(state, "cpu", precision=backbones.Precision.EXACT, fuse=False)
+    fast = backbones.SlowFastExtractor.build(state, "cpu", precision=backbones.Precision.FAST)
     default = inspect.signature(backbones.SlowFastExtractor.build).parameters["precision"].default
-    extractors = {f"analysis {fast.precision}": fast, f"analysis {exact.precision}": exact}
+    names = {fused: f"fp32 fused{'' if fused.fused else ' (NOT fused: no oneDNN ops)'}", plain: "fp32 plain",
+             fast: fast.precision}
+    extractors = {f"analysis {names[e]}": e for e in (fused, plain, fast)}
     loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as tmp:
         path = textured_video(Path(tmp) / "cut.mp4", args.seconds, width, height)
         info = media.probe_video(path)
-        starts = clip_plan(exact, info)
+        starts = clip_plan(plain, info)
         rows: dict[str, list[float]] = {}
         frames: dict[str, int] = {}
         for _ in range(args.reps):
             for name, extractor in extractors.items():
                 total, network = analysis_run(extractor, path)
                 rows.setdefault(name, []).append(total)
-                rows.setdefault(f"  network inside it ({extractor.precision})", []).append(network)
+                rows.setdefault(f"  network inside it ({names[extractor]})", []).append(network)
             t, (_, frames["seek"]) = timed(lambda: decode_clips(path, starts, seek_gap=1.0))
             rows.setdefault("decode+prep (seek)", []).append(t)
             t, (_, frames["sequential"]) = timed(lambda: decode_clips(path, starts, seek_gap=float("inf")))
@@ -123,21 +132,22 @@ def main(argv: list[str] | None = None) -> int:
             loads.append(os.getloadavg()[0])
     total_frames = int(round(info.duration * info.fps))
     print(f"{args.seconds:.0f} s {width}x{height} H.264 ({total_frames} frames), {len(starts)} clips"
-          f" ({exact.clips_per_window} per {backbones.DEFAULT_WINDOW_SECONDS:.0f} s window), CPU,"
+          f" ({plain.clips_per_window} per {backbones.DEFAULT_WINDOW_SECONDS:.0f} s window), CPU,"
           f" {torch.get_num_threads()} threads, {args.reps} reps, medians; load average (1 min) during the run"
           f" {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} CPUs; default precision:"
-          f" {backbones.Precision(default).value} ({(fast if default == backbones.Precision.FAST else exact).precision})")
+          f" {backbones.Precision(default).value}")
     for label, values in rows.items():
-        print(f"  {label:30s} {statistics.median(values):7.2f} s")
-    fast_name, exact_name = extractors
-    ratios = [e / f for e, f in zip(rows[exact_name], rows[fast_name])]
-    print(f"  speed-up of {fast.precision} over {exact.precision} (the old path), median of per-rep ratios:"
-          f" {statistics.median(ratios):.2f}x   (target >= 1.5x)")
+        print(f"  {label:34s} {statistics.median(values):7.2f} s")
+    fused_name, plain_name, fast_name = extractors
+    for name in (fused_name, fast_name):
+        ratios = [p / x for p, x in zip(rows[plain_name], rows[name])]
+        print(f"  speed-up of {name.removeprefix('analysis ')} over fp32 plain (the previous default),"
+              f" median of per-rep ratios: {statistics.median(ratios):.2f}x   (target >= 1.5x)")
     for name, extractor in extractors.items():
-        network = rows[f"  network inside it ({extractor.precision})"]
+        network = rows[f"  network inside it ({names[extractor]})"]
         overheads = [(a - n) / n for a, n in zip(rows[name], network)]
-        print(f"  {extractor.precision}: SlowFast forward per clip {statistics.median(network) / len(starts):.2f} s;"
-              f" overhead beyond the forward (same run) {statistics.median(overheads):.0%}   (target <= 50%)")
+        print(f"  {names[extractor]}: SlowFast forward per clip {statistics.median(network) / len(starts):.2f} s;"
+              f" overhead beyond the forward (same run) {statistics.median(overheads):.0%}")
     print(f"  frames decoded: {frames['seek']} with keyframe seeking, {frames['sequential']} sequential, of {total_frames}")
     return 0
 

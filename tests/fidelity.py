@@ -153,10 +153,10 @@ def vggish_pair(seed: int = 0) -> tuple[backbones.VGGishExtractor, backbones.VGG
 def slowfast_pair(seed: int = 0) -> tuple[backbones.SlowFastExtractor, backbones.SlowFastExtractor]:
     """(fast, exact) SlowFast extractors with the same random weights (the full network, classifier dropped)."""
     torch.manual_seed(seed)
-    exact = backbones.SlowFastExtractor.build(None, "cpu", precision=backbones.Precision.EXACT)
-    state = backbones.build_slowfast_module(with_head=True).state_dict()
-    state.update(exact.model.state_dict())  # the exact model's weights; the (unused) classifier from the donor
+    state = backbones.build_slowfast_module(with_head=True).state_dict()  # both load it (the exact one fused)
+    exact = backbones.SlowFastExtractor.build(state, "cpu", precision=backbones.Precision.EXACT)
     fast = backbones.SlowFastExtractor.build(state, "cpu", precision=backbones.Precision.FAST)
+    exact.pretrained = fast.pretrained = False  # random weights, whatever build inferred from the state dict
     return fast, exact
 
 

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import media
+from . import fusion, media
 from .features import TrackFeatures, VideoFeatures
 from .errors import DecodeError
 from .jobs import CancelToken, ProgressCallback, check, report
@@ -419,6 +419,7 @@ class SlowFastExtractor:
         pretrained: bool,
         clips_per_window: int,
         compute_dtype: torch.dtype = torch.float32,
+        fused: bool = False,
     ) -> None:
         if clips_per_window < 1:
             raise ValueError("clips_per_window must be at least 1")
@@ -427,6 +428,7 @@ class SlowFastExtractor:
         self.pretrained = pretrained
         self.clips_per_window = clips_per_window
         self.compute_dtype = compute_dtype
+        self.fused = fused
 
     @classmethod
     def build(
@@ -436,6 +438,7 @@ class SlowFastExtractor:
         *,
         clips_per_window: int = DEFAULT_CLIPS_PER_WINDOW,
         precision: Precision | str = Precision.EXACT,
+        fuse: bool | None = None,
     ) -> "SlowFastExtractor":
         """The network on ``device`` in eval mode at ``precision``; ``state_dict`` is the full checkpoint's
         (classifier included).
@@ -445,14 +448,25 @@ class SlowFastExtractor:
         standardiser floors near-constant dimensions) keeps drawn bf16 errors within the bound, but in the
         worst case of the measured error distribution its EmoMV-C ranking still moves by more than the bound
         (docs/engine-features.md). ``FAST`` (several times faster on a CPU with AMX) is there to choose.
+
+        ``fuse``: fp32 on a CPU runs the network rewritten by :func:`engine.fusion.fuse_slowfast` (BatchNorm
+        folded, ReLU and residual adds fused into oneDNN convolutions: ~2x faster, the same features within
+        ~1e-6 relative); None does so wherever it applies and this torch build has the ops, False keeps
+        pytorchvideo's plain network (the path before; benchmarks compare the two). bf16 and CUDA never fuse.
         """
         device = torch.device(device)
         dtype = compute_dtype(device, precision)
         # NDHWC: ~1.17x faster 3-D convs on a 2-core AVX2 CPU (oneDNN), same numbers within 3e-7.
         model = _loaded(build_slowfast_module(with_head=True), state_dict, device, torch.channels_last_3d, dtype)
         model.blocks[-1].proj = nn.Identity()  # after loading: the checkpoint holds the Kinetics classifier
+        applies = device.type == "cpu" and dtype == torch.float32
+        if fuse and not applies:
+            raise ValueError("fusion applies to fp32 on a CPU only (bf16 keeps autocast, CUDA keeps cuDNN)")
+        fused = applies and fuse is not False and fusion.fusion_available()
+        if fused:
+            fusion.fuse_slowfast(model)
         return cls(model, device, pretrained=state_dict is not None, clips_per_window=clips_per_window,
-                   compute_dtype=dtype)
+                   compute_dtype=dtype, fused=fused)
 
     @property
     def precision(self) -> str:

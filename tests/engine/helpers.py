@@ -33,3 +33,23 @@ def random_query(model, seed=0):
     from emomv_desktop.engine.ranking import embed_query
 
     return embed_query(model, np.random.default_rng(seed).gamma(0.5, 0.4, VIDEO_FEATURE_DIM).astype(np.float32))
+
+
+def randomised_slowfast(seed: int = 0):
+    """pytorchvideo's SlowFast-R50 with random weights *and* random BatchNorm statistics and affine parameters
+    (random init leaves every BatchNorm the identity up to eps, which would hide a wrong fold), in eval mode."""
+    import torch
+
+    from emomv_desktop.engine.backbones import build_slowfast_module
+
+    torch.manual_seed(seed)
+    model = build_slowfast_module(with_head=True)
+    generator = torch.Generator().manual_seed(seed + 1)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm3d):
+            size = module.num_features
+            module.running_mean.copy_(torch.randn(size, generator=generator) * 0.2)
+            module.running_var.copy_(torch.rand(size, generator=generator) * 2 + 0.2)
+            module.weight.data.copy_(torch.rand(size, generator=generator) + 0.5)
+            module.bias.data.copy_(torch.randn(size, generator=generator) * 0.1)
+    return model.eval()

@@ -10,11 +10,12 @@ import pytest
 import torch
 from torchvggish import vggish_input
 
-from emomv_desktop.engine import backbones, loading, media, weights
+from emomv_desktop.engine import backbones, fusion, loading, media, weights
 from emomv_desktop.engine.errors import Cancelled, DecodeError, WeightsError
 from emomv_desktop.engine.jobs import CancelToken
 from emomv_desktop.engine.protocol import MUSIC_BACKBONE, VIDEO_BACKBONE
 from tests import media_factory as mf
+from tests.engine.helpers import randomised_slowfast
 
 RATE = 16_000
 LOG_MEL_TOLERANCE = 1e-4
@@ -185,19 +186,23 @@ def test_plan_clips_spread_and_stay_inside_the_video():
     assert backbones.clip_times(1.0)[-1] == pytest.approx(1.0 + 31 * 2 / 30)
 
 
-def test_slowfast_clip_features_equal_the_plain_pytorchvideo_network(slowfast):
-    """Our NDHWC, inference-mode extractor gives the 2304-d pooled features of pytorchvideo's own network
-    (classifier removed), fed the usual NCDHW [slow, fast] pair."""
-    assert slowfast.pretrained is False and slowfast.backbone_id == VIDEO_BACKBONE
-    plain = backbones.build_slowfast_module().eval()
-    plain.load_state_dict(slowfast.model.state_dict())
+def test_slowfast_clip_features_equal_the_plain_pytorchvideo_network():
+    """Our NDHWC, inference-mode, fused extractor gives the 2304-d pooled features of pytorchvideo's own network
+    (classifier removed), fed the usual NCDHW [slow, fast] pair; BatchNorm statistics are made non-trivial so
+    folding them into the convolutions is exercised (random init leaves mean 0, variance 1)."""
+    plain = randomised_slowfast(seed=3)
+    extractor = backbones.SlowFastExtractor.build(plain.state_dict(), "cpu", precision=backbones.Precision.EXACT)
+    assert extractor.fused and extractor.backbone_id == VIDEO_BACKBONE
+    plain.blocks[-1].proj = torch.nn.Identity()
     torch.manual_seed(3)
     clip = torch.randn(1, 3, 32, 256, 256)
-    ours = slowfast.clip_features(clip)
+    ours = extractor.clip_features(clip)
     with torch.no_grad():
-        expected = plain([clip[:, :, [0, 4, 8, 13, 17, 22, 26, 31]], clip])
+        expected = plain.eval()([clip[:, :, [0, 4, 8, 13, 17, 22, 26, 31]], clip])
     assert tuple(ours.shape) == (1, 2304) and ours.dtype == torch.float32
-    torch.testing.assert_close(ours, expected, rtol=1e-4, atol=1e-5)
+    # fp32 rounding only: oneDNN sums in another order and BatchNorm's scale sits in the weights (~5e-7 measured)
+    assert ((ours - expected).abs().max() / expected.abs().max()).item() < 1e-5
+    assert torch.nn.functional.cosine_similarity(ours, expected).item() > 1 - 1e-6
     assert (ours >= 0).all() and ours.std() > 0  # pooled after ReLU
 
 
@@ -289,7 +294,9 @@ def test_load_extractors_uses_a_cached_checkpoint(tmp_path):
     weights.import_file(weights.SLOWFAST, checkpoint)
     slowfast, vggish = loading.load_extractors("cpu", allow_random=True)
     assert slowfast.pretrained is True and vggish.pretrained is False
-    torch.testing.assert_close(slowfast.model.blocks[0].multipathway_blocks[0].conv.weight, donor.blocks[0].multipathway_blocks[0].conv.weight)
+    stem = slowfast.model.blocks[0].multipathway_blocks[0]  # the checkpoint's stem, its BatchNorm folded in
+    folded = fusion.FusedConv3d(donor.blocks[0].multipathway_blocks[0].conv, donor.blocks[0].multipathway_blocks[0].norm, relu=True)
+    torch.testing.assert_close(stem.conv.weight, folded.weight)
     with pytest.raises(WeightsError, match=weights.REGISTRY[weights.VGGISH].filename):
         loading.load_extractors("cpu")
 
