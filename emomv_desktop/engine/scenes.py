@@ -191,8 +191,11 @@ def detect_shots(
     cuts: list[FrameTimecode] = []
     exact: dict[int, float] = {}  # microsecond pts -> the frame's own time (cuts are reported as frame times)
     last = None
-    # Decoding runs a few frames ahead in a helper thread while the detector compares (both cores busy).
-    for count, (time, image) in enumerate(prefetched(media.iter_video_frames(path, width, cancel), depth=4, cancel=cancel)):
+    # Decoding runs a few frames ahead in a helper thread; scaling (media.small_bgr) and the detector run here, so
+    # both cores work (scaling in the decode thread left this one waiting: 1.95x slower, benchmarks/bench_scenes.py).
+    frames = prefetched(media.decode_video_frames(path, cancel), depth=4, cancel=cancel)
+    for count, (time, frame) in enumerate(frames):
+        image = media.small_bgr(frame, width)
         last = FrameTimecode(Timecode(pts=int(round(time * 1e6)), time_base=MICROSECOND), fps=fps)
         exact[last.pts] = time
         cuts += detector.process_frame(last, image)

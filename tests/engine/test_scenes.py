@@ -13,6 +13,7 @@ from emomv_desktop.engine.backbones import CLIP_SECONDS, SlowFastExtractor
 from emomv_desktop.engine.errors import Cancelled, DecodeError
 from emomv_desktop.engine.jobs import CancelToken
 from emomv_desktop.engine.model import ModelConfig, RetrievalModel
+from tests import media_factory as mf
 from tests.media_factory import SHOT_COLOURS, write_cut_video
 
 SHOTS = [2.0, 3.2, 1.4, 2.6, 0.8, 3.0]
@@ -27,6 +28,30 @@ def test_detected_cuts_are_within_one_frame_of_the_true_ones(tmp_path, fps):
     assert np.max(np.abs(np.subtract(found, cuts))) <= 1 / float(fps) + 1e-6
     assert shots[0].start == 0.0 and shots[-1].end == pytest.approx(media.probe_video(path).duration, abs=0.05)
     assert all(a.end == b.start for a, b in zip(shots, shots[1:]))
+
+
+def test_the_detectors_small_picture_is_swscales_colours_at_a_quarter_of_the_cost(tmp_path):
+    """media.small_bgr: 8-bit 4:2:0 is scaled plane by plane (OpenCV INTER_AREA) and converted small; the colours
+    are swscale's within rounding, the size is the detector's (height made even); other formats are swscale's
+    own conversion, unchanged."""
+    path, _ = write_cut_video(tmp_path / "cuts.mp4", [0.2] * len(SHOT_COLOURS), width=640, height=362)
+    frames = list(media.decode_video_frames(path))
+    assert {frame.format.name for _, frame in frames} == {"yuv420p"}
+    for _, frame in frames[::6]:  # one frame of each shot
+        ours = scenes_small(frame)
+        reference = frame.to_ndarray(format="bgr24", width=256, height=145, interpolation="AREA")
+        assert ours.shape == (144, 256, 3) and ours.dtype == np.uint8
+        # the solid background, away from the moving square: the same colour within rounding
+        assert np.abs(ours[100:140, 200:250].astype(int) - reference[100:140, 200:250]).max() <= 3
+    odd = mf.write_video(tmp_path / "odd.mp4", seconds=0.2, width=321, height=179)  # 4:4:4: swscale's path
+    _, frame = next(media.decode_video_frames(odd))
+    assert frame.format.name != "yuv420p"
+    np.testing.assert_array_equal(scenes_small(frame),
+                                  frame.to_ndarray(format="bgr24", width=256, height=143, interpolation="AREA"))
+
+
+def scenes_small(frame):
+    return media.small_bgr(frame, scenes.DETECT_WIDTH)
 
 
 def test_shot_detection_reports_progress_and_can_be_cancelled(tmp_path):
