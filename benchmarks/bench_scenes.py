@@ -6,6 +6,7 @@ Generates an H.264 cut (x264 defaults) of textured, panning shots with hard cuts
 and repeated (medians), times:
 * **ours, low-res**: :func:`engine.scenes.detect_shots` (the engine's PyAV decoder, swscale to 256 px wide while
   converting, PySceneDetect's ContentDetector);
+* **ours, before**: the same with swscale's scaling in the decode thread (the detector's previous layout);
 * **ours, decode only**: the same decode and scaling without the detector;
 * **ours, full-res**: the same at the video's own size;
 * **PySceneDetect's own pass**: ``scenedetect.detect(path, ContentDetector())`` (its OpenCV backend, full-size
@@ -14,9 +15,10 @@ and repeated (medians), times:
   the detected shots (what a shared decode could at most save), and the SlowFast forward of those clips
   (random-init weights; timing does not depend on their values).
 * **the whole analysis** (``--analysis``): :func:`engine.scenes.analyse_scenes` end to end (shots, the clips inside
-  them, the SlowFast forward, the merge into scenes), what the app runs on a dropped cut, with the default
-  extractor (fp32, fused: ``engine.fusion``) and the previous default (fp32, pytorchvideo's plain network:
-  ``fuse=False``), same weights, interleaved; with ``--analysis`` only this is timed.
+  them, the SlowFast forward, the merge into scenes), what the app runs on a dropped cut: today (fp32 fused,
+  ``engine.fusion``; scaling in the detector's thread) vs the previous path (pytorchvideo's plain fp32 network,
+  ``fuse=False``; swscale in the decode thread), and the plain network with today's detection; same weights,
+  interleaved; with ``--analysis`` only this is timed.
 Beats: :func:`engine.beats.track_beats` on a minute of generated 16 kHz music, the first call in a fresh process
 (librosa compiles its numba kernels) and the median of later calls.
 """
@@ -24,6 +26,7 @@ Beats: :func:`engine.beats.track_beats` on a minute of generated 16 kHz music, t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fractions
 import os
 import statistics
@@ -37,6 +40,7 @@ import av
 import numpy as np
 
 from emomv_desktop.engine import beats, media, scenes
+from emomv_desktop.engine.prefetch import prefetched
 
 
 def textured_cut(path: Path, seconds: float, width: int, height: int, fps: int = 30) -> tuple[Path, int]:
@@ -73,7 +77,29 @@ def timed(fn) -> tuple[float, object]:
 
 
 def decode_only(path: Path) -> int:
-    return sum(1 for _ in scenes._frames_small(path, scenes.DETECT_WIDTH, None))
+    """The detector's decode and scaling without the detector (decode in a helper thread, scaling here)."""
+    frames = prefetched(media.decode_video_frames(path), depth=4)
+    return sum(1 for _, frame in frames if media.small_bgr(frame, scenes.DETECT_WIDTH) is not None)
+
+
+def previous_low_res(path: Path) -> int:
+    """The detector as it was before scaling moved: swscale (bgr24, AREA) in the decode thread, the detector
+    here; the same ContentDetector settings as ``detect_shots``."""
+    from scenedetect import ContentDetector, FrameTimecode
+    from scenedetect.common import Timecode
+
+    detector = ContentDetector(threshold=scenes.DEFAULT_CUT_THRESHOLD, min_scene_len=scenes.DEFAULT_MIN_SHOT_SECONDS)
+    fps = media.probe_video(path).fps or 30.0
+
+    def scaled():
+        for time, frame in media.decode_video_frames(path):
+            size = media._small_size(frame.width, frame.height, scenes.DETECT_WIDTH)
+            yield time, frame.to_ndarray(format="bgr24", width=size[0], height=size[1], interpolation="AREA")
+
+    cuts = []
+    for time, image in prefetched(scaled(), depth=4):
+        cuts += detector.process_frame(FrameTimecode(Timecode(pts=int(round(time * 1e6)), time_base=scenes.MICROSECOND), fps=fps), image)
+    return len(cuts)
 
 
 def pyscenedetect_pass(path: Path) -> int:
@@ -127,8 +153,27 @@ def threshold_data(data: str, model_path: str) -> None:
         print(f"  threshold {t:.2f}: adjacent merged {np.mean(adjacent >= t):.2f}, different videos merged {np.mean(strangers >= t):.3f}")
 
 
+@contextlib.contextmanager
+def previous_detection_layout():
+    """``detect_shots`` as it was before scaling moved out of the decode thread: the helper thread decodes and
+    scales with swscale (bgr24, AREA), the detector's thread only compares."""
+    decode, small = media.decode_video_frames, media.small_bgr
+
+    def decode_and_scale(path, cancel=None):
+        for time, frame in decode(path, cancel):
+            size = media._small_size(frame.width, frame.height, scenes.DETECT_WIDTH)
+            yield time, frame.to_ndarray(format="bgr24", width=size[0], height=size[1], interpolation="AREA")
+
+    media.decode_video_frames, media.small_bgr = decode_and_scale, lambda image, width: image
+    try:
+        yield
+    finally:
+        media.decode_video_frames, media.small_bgr = decode, small
+
+
 def whole_analysis(path: Path, reps: int, per_minute: float) -> None:
-    """``analyse_scenes`` with the fused fp32 extractor (the default) and the plain one, interleaved; medians."""
+    """``analyse_scenes`` today (fused fp32, scaling in the detector's thread) vs the previous path (plain fp32,
+    swscale in the decode thread), and the plain network with today's detection; interleaved; medians."""
     import torch
 
     from emomv_desktop.engine.backbones import Precision, SlowFastExtractor, build_slowfast_module
@@ -137,24 +182,29 @@ def whole_analysis(path: Path, reps: int, per_minute: float) -> None:
     torch.manual_seed(0)
     state = build_slowfast_module(with_head=True).state_dict()
     model = RetrievalModel(ModelConfig(multitask=True)).eval()
+    fused = SlowFastExtractor.build(state, "cpu", precision=Precision.EXACT)
+    plain = SlowFastExtractor.build(state, "cpu", precision=Precision.EXACT, fuse=False)
     variants = {
-        "fp32 fused (the default)": SlowFastExtractor.build(state, "cpu", precision=Precision.EXACT),
-        "fp32 plain (the previous default)": SlowFastExtractor.build(state, "cpu", precision=Precision.EXACT, fuse=False),
+        "today (fp32 fused, the default)": (fused, contextlib.nullcontext),
+        "previous (fp32 plain, swscale in the helper thread)": (plain, previous_detection_layout),
+        "fp32 plain, today's detection": (plain, contextlib.nullcontext),
     }
     runs: dict[str, list[float]] = {}
     loads = [os.getloadavg()[0]]
     for _ in range(reps):
-        for name, extractor in variants.items():
-            seconds, found = timed(lambda: scenes.analyse_scenes(path, extractor, model))
+        for name, (extractor, layout) in variants.items():
+            with layout():
+                seconds, found = timed(lambda: scenes.analyse_scenes(path, extractor, model))
             runs.setdefault(name, []).append(seconds)
             loads.append(os.getloadavg()[0])
     print(f"\nthe whole analysis (analyse_scenes), median of {reps}, load average {min(loads):.1f}-{max(loads):.1f}"
           f" on {os.cpu_count()} CPUs, {len(found)} scenes:")
     for name, times in runs.items():
-        print(f"  {name:<36} {statistics.median(times) * per_minute:7.2f} s per minute of video")
-    fused, plain = runs.values()
-    print(f"  speed-up, median of per-rep ratios: {statistics.median(p / f for p, f in zip(plain, fused)):.2f}x"
-          f"   (target >= 1.5x)")
+        print(f"  {name:<52} {statistics.median(times) * per_minute:7.2f} s per minute of video"
+              f"  (each rep: {', '.join(f'{t * per_minute:.1f}' for t in times)})")
+    today, previous, _ = runs.values()
+    print(f"  speed-up of today over the previous path, median of per-rep ratios:"
+          f" {statistics.median(p / t for p, t in zip(previous, today)):.2f}x   (target >= 1.5x)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         found = {}
         variants = {
             "ours, low-res (256 px)": lambda: len(scenes.detect_shots(path)) - 1,
+            "ours, before (swscale in the helper thread)": lambda: previous_low_res(path),
             "ours, decode+scale only": lambda: decode_only(path),
             "ours, full-res": lambda: len(scenes.detect_shots(path, width=10**6)) - 1,
             "PySceneDetect detect() (OpenCV, auto-downscale)": lambda: pyscenedetect_pass(path) - 1,
