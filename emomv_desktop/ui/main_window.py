@@ -106,7 +106,7 @@ LIBRARY_DOCK_HEIGHT = 210  # first launch: the results and the picture get the r
 
 PRECISION_CHOICES = (
     ("auto", "Automatic", "Fast arithmetic for the music library, exact for the video (the default)"),
-    ("exact", "Exact (fp32)", "Full precision for both networks: slowest, bit-for-bit the reference features"),
+    ("exact", "Exact (fp32)", "Full precision (fp32) for both networks: the reference features up to fp32 rounding; music indexes slowest"),
     ("fast", "Fast (bf16 / fp16)", "Half precision where this computer has it (bf16 CPUs, CUDA GPUs), else exact"),
 )
 
