@@ -169,9 +169,10 @@ def fusion_available() -> bool:
     if not torch.backends.mkldnn.is_available():
         return False
     try:
-        conv = nn.Conv3d(2, 2, (1, 3, 3), padding=(0, 1, 1)).eval()
+        with torch.random.fork_rng(devices=[]):  # the probe's random init must not move the caller's generator
+            conv = nn.Conv3d(2, 2, (1, 3, 3), padding=(0, 1, 1)).eval()
+            x = torch.randn(1, 2, 2, 5, 5).contiguous(memory_format=torch.channels_last_3d)
         fused = FusedConv3d(conv, None, relu=True)
-        x = torch.randn(1, 2, 2, 5, 5).contiguous(memory_format=torch.channels_last_3d)
         with torch.inference_mode():
             return bool(torch.allclose(fused(x), torch.relu(conv(x)), atol=1e-5))
     except Exception:  # noqa: BLE001 - a build without the op: the plain network runs

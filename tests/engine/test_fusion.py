@@ -100,3 +100,14 @@ def test_only_an_exact_cpu_extractor_is_fused_and_fuse_false_keeps_the_plain_net
     if fast.compute_dtype == torch.bfloat16:
         with pytest.raises(ValueError, match="fp32 on a CPU"):
             backbones.SlowFastExtractor.build(state, "cpu", precision=backbones.Precision.FAST, fuse=True)
+
+
+def test_probing_for_the_fused_ops_leaves_the_callers_random_generator_alone():
+    """Building an extractor must not shift torch's global generator (random-init networks built after it, as in
+    the demo mode and the tests, would get other weights)."""
+    fusion.fusion_available.cache_clear()
+    torch.manual_seed(11)
+    fusion.fusion_available()
+    after_probe = torch.rand(3)
+    torch.manual_seed(11)
+    torch.testing.assert_close(after_probe, torch.rand(3))

@@ -39,8 +39,13 @@ def test_the_map_places_the_library_and_a_drawn_region_filters_the_results(qtbot
     ringed = {t for t, d in view.dots.items() if d.zValue() == 2}
     assert ringed == {s.track_id for s in analysis.suggestions} and reference not in ringed
 
-    # a click on a result's dot selects its row (the preview auditions it)
-    target = next(iter(ringed))
+    # a click on a result's dot selects its row (the preview auditions it); the dot clicked is the result's dot
+    # farthest from any other, so no neighbour drawn over it takes the click
+    def clearance(track_id):
+        here = view.dots[track_id].pos()
+        return min((d.pos() - here).manhattanLength() for t, d in view.dots.items() if t != track_id)
+
+    target = max(sorted(ringed), key=clearance)
     point = view.mapFromScene(view.dots[target].pos())
     QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, point)
     assert window.selected_suggestion().track_id == target
