@@ -145,6 +145,9 @@ EXAMPLE_HOP_SAMPLES = EXAMPLE_FRAMES * STFT_HOP  # 15360 samples = 0.96 s betwee
 
 DEFAULT_VGGISH_BATCH = 64
 """Examples per forward pass: ~0.45 GB peak on CPU (a 249-example batch peaks ~1.6 GB) at full speed."""
+FIRST_VGGISH_BATCH = 8
+"""Examples in a track's first batch (7.7 s of audio): the network starts after that much is decoded, not after
+a full batch's 61 s (the batch size does not change the features: tested bit for bit)."""
 
 
 def build_vggish_module() -> nn.Module:
@@ -279,17 +282,19 @@ class VGGishExtractor:
         self, path: Path | str, cancel: CancelToken | None = None, *,
         on_audio: Callable[[np.ndarray], None] | None = None,
     ) -> Iterator[tuple[torch.Tensor, int]]:
-        """Log-mel examples of the decoded stream in batches of ``batch_size`` (then the rest), with the
-        samples decoded so far: the decoding half of :meth:`track_features` (the indexer runs it ahead of
-        :meth:`embed` in its decode thread, so its features are exactly ``track_features``').
+        """Log-mel examples of the decoded stream, a first batch of :data:`FIRST_VGGISH_BATCH` examples (at
+        most ``batch_size``), then batches of ``batch_size``, then the rest, each with the samples decoded so far:
+        the decoding half of :meth:`track_features` (the indexer runs it ahead of :meth:`embed` in its decode
+        thread, so its features are exactly ``track_features'``).
 
-        Audio is gathered until it holds a full batch (61 s for 64 examples), so the frontend runs as a few large
-        torch ops (many small ones spend their time synchronising threads on a busy CPU). The 240 samples an
-        example overlaps its successor are carried over, so streaming gives exactly the examples of the whole
-        waveform. ``on_audio`` is handed every decoded 16 kHz mono block as it arrives (the indexer's beat tracker
-        taps the same decode).
+        The small first batch lets the network start after 7.7 s of audio instead of a full batch's 61 s: the
+        decoding of the first 61 s was time the network waited for (a fixed ~0.1-0.2 s per track). After it,
+        audio is gathered until it holds a full batch, so the frontend runs as a few large torch ops (many small
+        ones spend their time synchronising threads on a busy CPU). The 240 samples an example overlaps its
+        successor are carried over, so streaming gives exactly the examples of the whole waveform. ``on_audio``
+        is handed every decoded 16 kHz mono block as it arrives (the indexer's beat tracker taps the same decode).
         """
-        batch_samples = (self.batch_size - 1) * EXAMPLE_HOP_SAMPLES + EXAMPLE_SAMPLES
+        batch = min(FIRST_VGGISH_BATCH, self.batch_size)
         pending: list[np.ndarray] = []
         count = samples = 0
         for block in media.iter_audio(path, sample_rate=AUDIO_SAMPLE_RATE):
@@ -299,15 +304,21 @@ class VGGishExtractor:
             samples += block.size
             pending.append(block)
             count += block.size
-            if count < batch_samples:
+            if count < _batch_samples(batch):
                 continue
             audio = np.concatenate(pending)
-            while audio.size >= batch_samples:  # one frontend call per full batch: few, large torch ops
-                yield self.log_mel(audio[:batch_samples]), samples
-                audio = audio[self.batch_size * EXAMPLE_HOP_SAMPLES :]
+            while audio.size >= _batch_samples(batch):  # one frontend call per batch: few, large torch ops
+                yield self.log_mel(audio[: _batch_samples(batch)]), samples
+                audio = audio[batch * EXAMPLE_HOP_SAMPLES :]
+                batch = self.batch_size
             pending, count = [audio], audio.size
         rest = np.concatenate(pending) if pending else np.zeros(0, np.float32)
         yield self.log_mel(rest), samples  # the rest, possibly no example (it still carries the sample count)
+
+
+def _batch_samples(examples: int) -> int:
+    """The samples that ``examples`` consecutive VGGish examples cover (their windows overlap by 240)."""
+    return (examples - 1) * EXAMPLE_HOP_SAMPLES + EXAMPLE_SAMPLES
 
 
 def example_count(samples: int) -> int:
