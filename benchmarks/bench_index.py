@@ -19,10 +19,10 @@ processes hits every variant alike; figures are medians:
 * **beats only**: ``engine.beats.track_beats`` on the same decoded audio (the part of ``index`` the beat grid
   adds). Its first call in a process (librosa's numba kernels compile: seconds) is made before the timed runs and
   printed on its own, so the medians are the steady state every later track of a session sees;
-* **index (previous)** and **beats only (previous)**: the same with the indexing of before
-  docs/indexing-speed.md's changes (a full 64-example first batch; the beat tracker's dense mel product and one
-  inverse FFT per tempogram frame, kept below as :func:`previous_mel_db` / :func:`previous_mean_tempogram`), so
-  before and after are measured side by side under the same load.
+* **index (previous)** and **beats only (previous)**: the same with the beat tracker of before
+  docs/indexing-speed.md (its dense mel product and one inverse FFT per tempogram frame, kept below as
+  :func:`previous_mel_db` / :func:`previous_mean_tempogram`), so before and after are measured side by side under
+  the same load (both give the same beats: asserted before the timed runs).
 
 Peak memory: one child process per track length indexes a single file into a fresh library and reports its
 ``VmHWM`` (the high-water mark of its own resident memory), so a long track shows whether anything holds
@@ -149,16 +149,13 @@ def previous_mean_tempogram(envelope: np.ndarray, sample_rate: int) -> np.ndarra
 
 @contextlib.contextmanager
 def previous_indexing():
-    """Within: the indexing of before docs/indexing-speed.md (full first batch, the previous beat tracker)."""
-    from emomv_desktop.engine import backbones
-
-    saved = backbones.FIRST_VGGISH_BATCH, beats._mel_db, beats._mean_tempogram
-    backbones.FIRST_VGGISH_BATCH = backbones.DEFAULT_VGGISH_BATCH
+    """Within: the beat tracker of before docs/indexing-speed.md."""
+    saved = beats._mel_db, beats._mean_tempogram
     beats._mel_db, beats._mean_tempogram = previous_mel_db, previous_mean_tempogram
     try:
         yield
     finally:
-        backbones.FIRST_VGGISH_BATCH, beats._mel_db, beats._mean_tempogram = saved
+        beats._mel_db, beats._mean_tempogram = saved
 
 
 def previous(run: Callable[[Path], float]) -> Callable[[Path], float]:

@@ -1,7 +1,7 @@
 """Music feature extraction: our pipeline vs torchvggish's own reference path, side by side in one run.
 
     PYTHONPATH=. python benchmarks/bench_music_features.py              # throughput (default)
-    PYTHONPATH=. python benchmarks/bench_music_features.py --only-fast --previous --reps 5  # overhead, before/after
+    PYTHONPATH=. python benchmarks/bench_music_features.py --only-fast --reps 5  # the overhead, in minutes
     PYTHONPATH=. python benchmarks/bench_music_features.py --resamplers # resampler choice: log-mel deviation
     PYTHONPATH=. python benchmarks/bench_music_features.py --network    # VGGish forward variants on CPU
 
@@ -13,9 +13,8 @@ Throughput: the same generated tracks (44.1 kHz stereo, several formats) through
   bf16 on a CPU with native bf16) and ``exact`` (fp32), with the time spent inside the network measured in the
   same run, so the overhead figure (decode + resample + log-mel) does not depend on the load of other processes.
 Runs are interleaved (reference, ours exact, ours fast per track, repeated); figures are medians. Random-init
-weights (the same for all three): timing does not depend on their values. ``--previous`` adds **ours fast,
-previous**: ``fast`` with a full 64-example first batch, as before docs/indexing-speed.md (the network waited for
-61 s of audio to be decoded); ``--only-fast`` leaves out the reference and ``exact`` (a run of a few minutes).
+weights (the same for all three): timing does not depend on their values. ``--only-fast`` leaves out the
+reference and ``exact`` (a run of a few minutes instead of half an hour on a loaded machine).
 """
 
 from __future__ import annotations
@@ -85,18 +84,14 @@ def reference_run(path: Path, model: torch.nn.Module, watch: Stopwatch) -> torch
     return watch.run("network", lambda: model(examples))
 
 
-def ours_run(path: Path, extractor: VGGishExtractor, watch: Stopwatch, first_batch: int | None = None):
-    """``track_features`` as the library calls it; the network share is timed inside it. ``first_batch``: the
-    first batch's examples for this run (default: ``backbones.FIRST_VGGISH_BATCH``)."""
+def ours_run(path: Path, extractor: VGGishExtractor, watch: Stopwatch):
+    """``track_features`` as the library calls it; the network share is timed inside it."""
     real_embed = extractor.embed
     extractor.embed = lambda x, **kw: watch.run("network", lambda: real_embed(x, **kw))  # type: ignore[method-assign]
-    saved = backbones.FIRST_VGGISH_BATCH
-    backbones.FIRST_VGGISH_BATCH = first_batch or saved
     try:
         result = watch.run("total", lambda: extractor.track_features(path))
     finally:
         del extractor.embed
-        backbones.FIRST_VGGISH_BATCH = saved
     watch.stages["decode+resample+log-mel"] = watch.stages["total"] - watch.stages["network"]
     return result
 
@@ -105,11 +100,9 @@ def throughput(args: argparse.Namespace) -> None:
     fast, exact = fidelity.vggish_pair(seed=0)
     reference_model = build_vggish_module().eval()
     reference_model.load_state_dict(exact.model.state_dict())
-    ours = {f"ours {fast.precision}": (fast, None)}
-    if args.previous:
-        ours[f"ours {fast.precision}, previous"] = (fast, backbones.DEFAULT_VGGISH_BATCH)
+    ours = {f"ours {fast.precision}": fast}
     if not args.only_fast:
-        ours[f"ours {exact.precision}"] = (exact, None)
+        ours[f"ours {exact.precision}"] = exact
     loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as tmp:
         tracks = make_tracks(Path(tmp), args.seconds, args.formats)
@@ -120,9 +113,9 @@ def throughput(args: argparse.Namespace) -> None:
                     ref_watch = Stopwatch()
                     ref_out = reference_run(path, reference_model, ref_watch)
                     runs["reference"].append(ref_watch)
-                for name, (extractor, first_batch) in ours.items():
+                for name, extractor in ours.items():
                     watch = Stopwatch()
-                    out = ours_run(path, extractor, watch, first_batch)
+                    out = ours_run(path, extractor, watch)
                     runs[name].append(watch)
                     if rep == 0 and not args.only_fast:
                         n = min(len(ref_out), len(out.frame_features))
@@ -327,7 +320,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--formats", type=lambda s: s.split(","), default=["mp3", "flac", "m4a"])
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--compile", action="store_true", help="with --network: also torch.compile (slow to build)")
-    parser.add_argument("--previous", action="store_true", help="throughput: also fast with a full first batch")
     parser.add_argument("--only-fast", action="store_true", help="throughput: no reference, no exact")
     args = parser.parse_args(argv)
     if args.resamplers:

@@ -145,11 +145,6 @@ EXAMPLE_HOP_SAMPLES = EXAMPLE_FRAMES * STFT_HOP  # 15360 samples = 0.96 s betwee
 
 DEFAULT_VGGISH_BATCH = 64
 """Examples per forward pass: ~0.45 GB peak on CPU (a 249-example batch peaks ~1.6 GB) at full speed."""
-FIRST_VGGISH_BATCH = 8
-"""Examples in the first batch of a stream that starts small (7.7 s of audio): the network starts after that much
-is decoded, not after a full batch's 61 s. Only where the network would wait for the decode (one track at a time;
-the indexer's first file): a batch of 8 costs the network more per example than a full one. The batch size does
-not change the features (tested bit for bit)."""
 
 
 def build_vggish_module() -> nn.Module:
@@ -271,9 +266,8 @@ class VGGishExtractor:
         rows: list[torch.Tensor] = []
         samples = 0
         # Decoding and the frontend run one batch ahead in a helper thread while the network runs here
-        # (~0-17% faster tracks on a 2-core CPU, most when other processes compete for it); a small first batch,
-        # so the network does not wait for 61 s of audio to be decoded.
-        for examples, samples in prefetched(self.stream_examples(path, cancel, start_small=True), cancel=cancel):
+        # (~0-17% faster tracks on a 2-core CPU, most when other processes compete for it).
+        for examples, samples in prefetched(self.stream_examples(path, cancel), cancel=cancel):
             rows.append(self.embed(examples, cancel=cancel))
             report(progress, samples / AUDIO_SAMPLE_RATE, info.duration or None, info.path.name)
         features = torch.cat(rows).numpy() if rows else np.zeros((0, MUSIC_FEATURE_DIM), np.float32)
@@ -283,20 +277,19 @@ class VGGishExtractor:
 
     def stream_examples(
         self, path: Path | str, cancel: CancelToken | None = None, *,
-        on_audio: Callable[[np.ndarray], None] | None = None, start_small: bool = False,
+        on_audio: Callable[[np.ndarray], None] | None = None,
     ) -> Iterator[tuple[torch.Tensor, int]]:
         """Log-mel examples of the decoded stream in batches of ``batch_size`` (then the rest), with the
         samples decoded so far: the decoding half of :meth:`track_features` (the indexer runs it ahead of
-        :meth:`embed` in its decode thread, so its features are exactly ``track_features'``).
+        :meth:`embed` in its decode thread, so its features are exactly ``track_features``').
 
-        ``start_small``: the first batch holds :data:`FIRST_VGGISH_BATCH` examples (at most ``batch_size``), so
-        a network waiting for it starts after 7.7 s of audio instead of a full batch's 61 s. Audio is gathered
-        until it holds a batch, so the frontend runs as a few large torch ops (many small ones spend their time
-        synchronising threads on a busy CPU). The 240 samples an example overlaps its
-        successor are carried over, so streaming gives exactly the examples of the whole waveform. ``on_audio``
-        is handed every decoded 16 kHz mono block as it arrives (the indexer's beat tracker taps the same decode).
+        Audio is gathered until it holds a full batch (61 s for 64 examples), so the frontend runs as a few large
+        torch ops (many small ones spend their time synchronising threads on a busy CPU). The 240 samples an
+        example overlaps its successor are carried over, so streaming gives exactly the examples of the whole
+        waveform. ``on_audio`` is handed every decoded 16 kHz mono block as it arrives (the indexer's beat tracker
+        taps the same decode).
         """
-        batch = min(FIRST_VGGISH_BATCH, self.batch_size) if start_small else self.batch_size
+        batch_samples = (self.batch_size - 1) * EXAMPLE_HOP_SAMPLES + EXAMPLE_SAMPLES
         pending: list[np.ndarray] = []
         count = samples = 0
         for block in media.iter_audio(path, sample_rate=AUDIO_SAMPLE_RATE):
@@ -306,21 +299,15 @@ class VGGishExtractor:
             samples += block.size
             pending.append(block)
             count += block.size
-            if count < _batch_samples(batch):
+            if count < batch_samples:
                 continue
             audio = np.concatenate(pending)
-            while audio.size >= _batch_samples(batch):  # one frontend call per batch: few, large torch ops
-                yield self.log_mel(audio[: _batch_samples(batch)]), samples
-                audio = audio[batch * EXAMPLE_HOP_SAMPLES :]
-                batch = self.batch_size
+            while audio.size >= batch_samples:  # one frontend call per full batch: few, large torch ops
+                yield self.log_mel(audio[:batch_samples]), samples
+                audio = audio[self.batch_size * EXAMPLE_HOP_SAMPLES :]
             pending, count = [audio], audio.size
         rest = np.concatenate(pending) if pending else np.zeros(0, np.float32)
         yield self.log_mel(rest), samples  # the rest, possibly no example (it still carries the sample count)
-
-
-def _batch_samples(examples: int) -> int:
-    """The samples that ``examples`` consecutive VGGish examples cover (their windows overlap by 240)."""
-    return (examples - 1) * EXAMPLE_HOP_SAMPLES + EXAMPLE_SAMPLES
 
 
 def example_count(samples: int) -> int:

@@ -217,10 +217,7 @@ def _decode_all(extractor: "VGGishExtractor", files: list[FileEntry], cancel: Ca
             info = media.probe_audio(entry.path)
             samples = 0
             audio: list[np.ndarray] = []
-            # The first file starts with a small batch (the network waits for it); later files are decoded
-            # while the network works on earlier ones, so they take full batches (cheaper per example).
-            for examples, samples in extractor.stream_examples(entry.path, cancel, on_audio=audio.append,
-                                                               start_small=index == 0):
+            for examples, samples in extractor.stream_examples(entry.path, cancel, on_audio=audio.append):
                 yield _Chunk(entry, index, info, examples, samples)
             analysed = _analyse(audio, entry.path)
             del audio

@@ -73,31 +73,6 @@ def test_track_features_streamed_equal_the_whole_waveform(vggish, tmp_path, monk
     assert all(a.done <= b.done for a, b in zip(seen, seen[1:]))
 
 
-def test_a_stream_that_starts_small_gives_the_same_features_bit_for_bit(vggish, tmp_path):
-    """``start_small`` (what track_features asks for): FIRST_VGGISH_BATCH examples, then full batches, so the
-    network starts before a full batch is decoded; a 64-example batch size streams 25 s (26 examples) as 8 then
-    18, else as one batch. The examples are the whole track's and so are the features, exactly (the batch a
-    frame is computed in does not change its features, at either precision)."""
-    path = mf.write_audio(tmp_path / "song.flac", seconds=25.0)
-    audio = media.load_audio(path)
-    for precision in backbones.Precision:
-        torch.manual_seed(0)
-        extractor = backbones.VGGishExtractor.build(None, "cpu", batch_size=64, precision=precision)
-        assert [len(x) for x, _ in extractor.stream_examples(path)] == [26]
-        streamed = list(extractor.stream_examples(path, start_small=True))
-        assert [len(x) for x, _ in streamed] == [backbones.FIRST_VGGISH_BATCH, 26 - backbones.FIRST_VGGISH_BATCH]
-        assert streamed[0][1] < streamed[-1][1] == len(audio)  # the first batch came before the whole decode
-        whole = extractor.log_mel(audio)
-        torch.testing.assert_close(torch.cat([x for x, _ in streamed]), whole, rtol=0, atol=0)
-        batches = []
-        real_embed = extractor.embed
-        extractor.embed = lambda x, **kw: batches.append(len(x)) or real_embed(x, **kw)
-        features = extractor.track_features(path).frame_features
-        del extractor.embed
-        assert batches == [backbones.FIRST_VGGISH_BATCH, 26 - backbones.FIRST_VGGISH_BATCH]
-        np.testing.assert_array_equal(features, extractor.embed(whole).numpy())
-
-
 def test_vggish_random_init_is_deterministic_and_says_so(tmp_path):
     path = mf.write_audio(tmp_path / "a.wav", seconds=3.0)
     runs = []

@@ -307,23 +307,6 @@ def test_index_a_generated_library(tmp_path, music_dir, vggish):
     assert any(e.tracks_per_minute for e in events)
 
 
-def test_only_the_first_file_starts_with_a_small_batch(tmp_path, music_dir, vggish, monkeypatch):
-    """The network waits for the first file's first batch, so it is small; later files are decoded while the
-    network works on earlier ones and take full batches (cheaper per example)."""
-    asked: list[tuple[str, bool]] = []
-    real = type(vggish).stream_examples
-
-    def spy(self, path, *args, **kwargs):
-        asked.append((Path(path).name, kwargs.get("start_small", False)))
-        return real(self, path, *args, **kwargs)
-
-    monkeypatch.setattr(type(vggish), "stream_examples", spy)
-    with Library(tmp_path / "lib.sqlite3") as lib:
-        report = index_library(lib, vggish, folders=[music_dir])
-    assert report.indexed == len(asked) > 2
-    assert [small for _, small in asked] == [True] + [False] * (len(asked) - 1)
-
-
 def test_rescan_is_incremental(tmp_path, music_dir, vggish):
     music = copy_tree(music_dir, tmp_path / "music")
     with Library(tmp_path / "lib.sqlite3") as lib:
