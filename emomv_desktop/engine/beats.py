@@ -123,18 +123,25 @@ def track_beats(audio: np.ndarray, sample_rate: int = AUDIO_SAMPLE_RATE) -> Beat
 
 def _mel_db(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """``power_to_db`` of the mel power spectrogram of librosa's centred, zero-padded Hann frames (its
-    ``melspectrogram`` defaults), block by block with scipy's float32 FFT (2x numpy's here)."""
+    ``melspectrogram`` defaults), block by block with scipy's float32 FFT (2x numpy's here).
+
+    The mel filters are applied as a sparse matrix (each of the 128 triangles spans a few of the 257 bins):
+    single-threaded and ~30x fewer multiplications than the dense product, which numpy hands to OpenBLAS's
+    thread pool, whose threads competed with the network for the two cores (4-9x slower than one thread
+    under load; docs/indexing-speed.md)."""
     import librosa
     import scipy.fft
+    import scipy.sparse
 
     padded = np.pad(audio.astype(np.float32), N_FFT // 2)  # centred frames; zeros: librosa's default pad_mode
     frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP]  # a view: (1 + len // HOP, N_FFT)
     taper = librosa.filters.get_window("hann", N_FFT, fftbins=True).astype(np.float32)
     basis = librosa.filters.mel(sr=sample_rate, n_fft=N_FFT, n_mels=MEL_BANDS, fmax=sample_rate / 2)
+    filters = scipy.sparse.csr_array(basis.astype(np.float32))
     power = np.empty((MEL_BANDS, len(frames)), np.float32)
     for start in range(0, len(frames), BLOCK_FRAMES):
         spectrum = scipy.fft.rfft(frames[start : start + BLOCK_FRAMES] * taper, axis=1)
-        power[:, start : start + BLOCK_FRAMES] = basis @ (spectrum.real**2 + spectrum.imag**2).T
+        power[:, start : start + BLOCK_FRAMES] = filters @ (spectrum.real**2 + spectrum.imag**2).T
     return librosa.power_to_db(power)
 
 
@@ -142,23 +149,28 @@ def _mean_tempogram(envelope: np.ndarray, sample_rate: int) -> np.ndarray:
     """librosa's autocorrelation tempogram (centred 8 s Hann windows, each frame max-normalised) averaged over
     time, as ``tempo`` aggregates it: ``(window, 1)``. In float32 and over every :data:`TEMPO_STRIDE`-th frame,
     one block at a time (the mean of overlapping 8 s windows moves little in 40 ms; within 1e-3 of librosa's
-    float64 every-frame mean, tested)."""
+    float64 every-frame mean, tested).
+
+    One inverse FFT for the whole track instead of one per frame: an autocorrelation's largest magnitude is at
+    lag 0 (the window's energy, by Cauchy-Schwarz), and the inverse FFT is linear, so the mean of the
+    max-normalised autocorrelations is the inverse FFT of the mean of the power spectra, each divided by its
+    window's energy."""
     import librosa
+    import scipy.fft
 
     window = int(librosa.time_to_frames(TEMPO_WINDOW_SECONDS, sr=sample_rate, hop_length=HOP))
     padded = np.pad(envelope.astype(np.float32), window // 2, mode="linear_ramp", end_values=(0, 0))
     rows = np.lib.stride_tricks.sliding_window_view(padded, window)[: envelope.size : TEMPO_STRIDE]  # a view
-    import scipy.fft
-
     taper = librosa.filters.get_window("hann", window, fftbins=True).astype(np.float32)
     size = 2 * window  # >= 2 * window - 1: linear, not circular, autocorrelation
-    total = np.zeros(window)
+    total = np.zeros(size // 2 + 1)
     for start in range(0, len(rows), TEMPO_BLOCK_ROWS):
-        spectrum = scipy.fft.rfft(rows[start : start + TEMPO_BLOCK_ROWS] * taper, n=size, axis=1)
-        ac = scipy.fft.irfft(spectrum.real**2 + spectrum.imag**2, n=size, axis=1)[:, :window]
-        peak = np.abs(ac).max(axis=1, keepdims=True)
-        total += (ac / np.where(peak > np.finfo(np.float32).tiny, peak, 1.0)).sum(axis=0)
-    return (total / len(rows))[:, None]
+        tapered = rows[start : start + TEMPO_BLOCK_ROWS] * taper
+        energy = np.einsum("ij,ij->i", tapered, tapered)  # each autocorrelation's lag 0, its peak
+        spectrum = scipy.fft.rfft(tapered, n=size, axis=1)
+        power = spectrum.real**2 + spectrum.imag**2
+        total += (power / np.where(energy > np.finfo(np.float32).tiny, energy, 1.0)[:, None]).sum(axis=0)
+    return (scipy.fft.irfft(total, n=size)[:window] / len(rows))[:, None]
 
 
 def _downbeat_phase(strengths: np.ndarray) -> int:

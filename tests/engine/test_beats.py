@@ -52,6 +52,30 @@ def test_blockwise_mel_and_tempogram_equal_librosas_whole_track_computation(monk
     np.testing.assert_allclose(beats._mean_tempogram(envelope, sr)[:, 0], tempogram.mean(axis=1), atol=1e-3)
 
 
+def test_the_one_fft_mean_tempogram_is_the_mean_of_each_windows_max_normalised_autocorrelation(monkeypatch):
+    """``_mean_tempogram`` takes one inverse FFT for the track (each window's power spectrum over its energy,
+    summed): the same as normalising every window's autocorrelation by its largest magnitude and averaging,
+    computed here directly in float64 at the tracker's stride, including all-zero windows (8 s of silence),
+    which add nothing; across block boundaries."""
+    import librosa
+
+    monkeypatch.setattr(beats, "TEMPO_BLOCK_ROWS", 300)
+    sr = beats.AUDIO_SAMPLE_RATE
+    audio, _ = beat_pattern(97, 20, offset=0.23)
+    envelope = librosa.onset.onset_strength(S=beats._mel_db(audio, sr), sr=sr, hop_length=beats.HOP,
+                                            n_fft=beats.N_FFT)
+    envelope = np.concatenate([np.zeros(1300, np.float32), envelope])
+    window = 800
+    padded = np.pad(envelope.astype(np.float64), window // 2, mode="linear_ramp", end_values=(0, 0))
+    rows = np.lib.stride_tricks.sliding_window_view(padded, window)[: envelope.size : beats.TEMPO_STRIDE]
+    rows = rows * librosa.filters.get_window("hann", window, fftbins=True)
+    assert len(rows) > 2 * beats.TEMPO_BLOCK_ROWS and not rows[:50].any()
+    correlations = np.array([np.correlate(r, r, "full")[window - 1 :] for r in rows])  # lags 0 .. window - 1
+    peaks = np.abs(correlations).max(axis=1, keepdims=True)
+    expected = (correlations / np.where(peaks > 0, peaks, 1.0)).mean(axis=0)
+    np.testing.assert_allclose(beats._mean_tempogram(envelope, sr)[:, 0], expected, atol=1e-5)
+
+
 def test_evenly_accented_clicks_have_beats_but_no_downbeats():
     audio, true = click_track(120, 30, offset=0.5)
     found = beats.track_beats(audio)
