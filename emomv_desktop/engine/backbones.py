@@ -212,6 +212,8 @@ class VGGishExtractor:
         dtype = compute_dtype(device, precision)
         # NHWC lets oneDNN/cuDNN pick their fastest conv kernels: ~1.4x on a 2-core AVX2 CPU, same numbers.
         model = _loaded(build_vggish_module(), state_dict, device, torch.channels_last, dtype)
+        if device.type == "cpu":  # the same output bit for bit, without the argmax PyTorch's CPU max-pool computes
+            fusion.use_pair_max_pools(model)
         return cls(model, device, pretrained=state_dict is not None, batch_size=batch_size, compute_dtype=dtype)
 
     @property

@@ -1,5 +1,11 @@
-"""SlowFast-R50 rewritten for fp32 inference on a CPU: BatchNorm folded into the convolutions, ReLU and the
-residual add + ReLU run as oneDNN post-ops, every convolution through oneDNN.
+"""Inference-only rewrites of the backbones for a CPU, each the same network to fp32 rounding or exactly.
+
+* :func:`fuse_slowfast`: SlowFast-R50 for fp32: BatchNorm folded into the convolutions, ReLU and the residual
+  add + ReLU as oneDNN post-ops, every convolution through oneDNN.
+* :func:`use_pair_max_pools`: VGGish's 2x2 max-pools as two elementwise maxima on the NHWC layout
+  (:class:`PairMaxPool2d`), bit for bit PyTorch's, at any precision.
+
+SlowFast.
 
 Why (measured with torch.profiler on one 256-px clip, 2-core AVX-512 CPU, docs/engine-features.md): of the
 plain network's fp32 CPU time only ~31% was oneDNN convolution. BatchNorm took ~17%, ReLU ~12%, the residual
@@ -29,7 +35,7 @@ import logging
 import torch
 from torch import nn
 
-__all__ = ["FusedConv3d", "FusedResBlock", "fusion_available", "fuse_slowfast"]
+__all__ = ["FusedConv3d", "FusedResBlock", "PairMaxPool2d", "fusion_available", "fuse_slowfast", "use_pair_max_pools"]
 
 _log = logging.getLogger(__name__)
 
@@ -179,3 +185,37 @@ def fusion_available() -> bool:
         _log.info("oneDNN fused convolutions are not available in this torch build; SlowFast runs unfused",
                   exc_info=True)
         return False
+
+
+class PairMaxPool2d(nn.Module):
+    """``max_pool2d(x, 2, 2)`` for a channels_last input of even height and width: the larger of each pair of
+    neighbouring columns, then of each pair of rows, as views of the (N, H, W, C) memory.
+
+    PyTorch's CPU max-pool always computes the argmax indices as well (``max_pool2d_with_indices``), and for
+    VGGish's first pool in bf16 took 26.5 ms per 64 examples where this takes 5.3 ms (fp32: 34.9 / 34.2 ms;
+    ``docs/indexing-speed.md``). A maximum involves no rounding, so the output is PyTorch's bit for bit (tested,
+    NaN included); any other layout or an odd size goes to ``max_pool2d`` itself.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        if h % 2 or w % 2 or not x.is_contiguous(memory_format=torch.channels_last):
+            return nn.functional.max_pool2d(x, 2, 2)
+        rows = x.permute(0, 2, 3, 1).reshape(n, h, w // 2, 2 * c)  # a view: two neighbouring pixels per row
+        rows = torch.maximum(rows[..., :c], rows[..., c:])  # (n, h, w/2, c)
+        pairs = rows.reshape(n, h // 2, 2, w // 2, c)
+        return torch.maximum(pairs[:, :, 0], pairs[:, :, 1]).permute(0, 3, 1, 2)  # (n, c, h/2, w/2), NHWC memory
+
+
+def use_pair_max_pools(model: nn.Module) -> int:
+    """Replace every ``MaxPool2d(2, 2)`` (no padding, dilation or ceil mode) of ``model`` by :class:`PairMaxPool2d`
+    in place; returns how many."""
+    replaced = 0
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if (type(child) is nn.MaxPool2d and _ints(child.kernel_size, 2) == [2, 2]
+                    and _ints(child.stride or child.kernel_size, 2) == [2, 2] and _ints(child.padding, 2) == [0, 0]
+                    and _ints(child.dilation, 2) == [1, 1] and not child.ceil_mode and not child.return_indices):
+                setattr(parent, name, PairMaxPool2d())
+                replaced += 1
+    return replaced

@@ -111,3 +111,37 @@ def test_probing_for_the_fused_ops_leaves_the_callers_random_generator_alone():
     after_probe = torch.rand(3)
     torch.manual_seed(11)
     torch.testing.assert_close(after_probe, torch.rand(3))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("shape", [(3, 5, 96, 64), (2, 8, 12, 8), (1, 3, 2, 2)])
+def test_pair_max_pool_is_max_pool_bit_for_bit(dtype, shape):
+    torch.manual_seed(0)
+    x = torch.randn(shape).to(dtype).contiguous(memory_format=torch.channels_last)
+    x[0, 0, 0, 1] = float("nan")  # a NaN propagates, as in max_pool2d
+    x[0, 1, 1, 1] = x[0, 1, 0, 0]  # a tie
+    ours = fusion.PairMaxPool2d()(x)
+    expected = torch.nn.functional.max_pool2d(x, 2, 2)
+    assert ours.shape == expected.shape and ours.dtype == dtype
+    torch.testing.assert_close(ours, expected, rtol=0, atol=0, equal_nan=True)
+    assert ours.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_pair_max_pool_hands_other_layouts_and_odd_sizes_to_max_pool2d():
+    torch.manual_seed(1)
+    for x in (torch.randn(2, 3, 7, 6).contiguous(memory_format=torch.channels_last), torch.randn(2, 3, 8, 6)):
+        torch.testing.assert_close(fusion.PairMaxPool2d()(x), torch.nn.functional.max_pool2d(x, 2, 2), rtol=0, atol=0)
+
+
+def test_vggish_runs_pair_max_pools_and_gives_the_plain_networks_features():
+    """Every VGGish max-pool is replaced, and its embeddings equal the unmodified torchvggish network's exactly
+    (fp32, the same NHWC layout)."""
+    torch.manual_seed(2)
+    plain = backbones.build_vggish_module().eval().to(memory_format=torch.channels_last)
+    extractor = backbones.VGGishExtractor.build(plain.state_dict(), "cpu", precision=backbones.Precision.EXACT)
+    assert sum(isinstance(m, fusion.PairMaxPool2d) for m in extractor.model.modules()) == 4
+    assert not any(isinstance(m, nn.MaxPool2d) for m in extractor.model.modules())
+    examples = torch.randn(5, 96, 64)
+    with torch.inference_mode():
+        expected = plain(examples.unsqueeze(1).contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(extractor.embed(examples), expected, rtol=0, atol=0)
