@@ -4,8 +4,8 @@
 
 Generates an H.264 cut (x264 defaults) of textured, panning shots with hard cuts every 3-6 s, then, interleaved
 and repeated (medians), times:
-* **ours, low-res**: :func:`engine.scenes.detect_shots` (the engine's PyAV decoder, swscale to 256 px wide while
-  converting, PySceneDetect's ContentDetector);
+* **ours, low-res**: :func:`engine.scenes.detect_shots` (the engine's PyAV decoder in a helper thread, frames
+  scaled to 256 px wide by ``media.small_bgr`` in the detector's thread, PySceneDetect's ContentDetector);
 * **ours, before**: the same with swscale's scaling in the decode thread (the detector's previous layout);
 * **ours, decode only**: the same decode and scaling without the detector;
 * **ours, full-res**: the same at the video's own size;
@@ -83,23 +83,9 @@ def decode_only(path: Path) -> int:
 
 
 def previous_low_res(path: Path) -> int:
-    """The detector as it was before scaling moved: swscale (bgr24, AREA) in the decode thread, the detector
-    here; the same ContentDetector settings as ``detect_shots``."""
-    from scenedetect import ContentDetector, FrameTimecode
-    from scenedetect.common import Timecode
-
-    detector = ContentDetector(threshold=scenes.DEFAULT_CUT_THRESHOLD, min_scene_len=scenes.DEFAULT_MIN_SHOT_SECONDS)
-    fps = media.probe_video(path).fps or 30.0
-
-    def scaled():
-        for time, frame in media.decode_video_frames(path):
-            size = media._small_size(frame.width, frame.height, scenes.DETECT_WIDTH)
-            yield time, frame.to_ndarray(format="bgr24", width=size[0], height=size[1], interpolation="AREA")
-
-    cuts = []
-    for time, image in prefetched(scaled(), depth=4):
-        cuts += detector.process_frame(FrameTimecode(Timecode(pts=int(round(time * 1e6)), time_base=scenes.MICROSECOND), fps=fps), image)
-    return len(cuts)
+    """``detect_shots`` with the detector's previous layout (:func:`previous_detection_layout`); cuts found."""
+    with previous_detection_layout():
+        return len(scenes.detect_shots(path)) - 1
 
 
 def pyscenedetect_pass(path: Path) -> int:

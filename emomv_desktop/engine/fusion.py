@@ -5,9 +5,7 @@
 * :func:`use_pair_max_pools`: VGGish's 2x2 max-pools as two elementwise maxima on the NHWC layout
   (:class:`PairMaxPool2d`), bit for bit PyTorch's, at any precision.
 
-SlowFast.
-
-Why (measured with torch.profiler on one 256-px clip, 2-core AVX-512 CPU, docs/engine-features.md): of the
+Why SlowFast is fused (torch.profiler, one 256-px clip, 2-core AVX-512 CPU, docs/engine-features.md): of the
 plain network's fp32 CPU time only ~31% was oneDNN convolution. BatchNorm took ~17%, ReLU ~12%, the residual
 adds ~11% and layout copies ~6%, each a full pass over a large activation tensor. Another ~15% went to
 ``slow_conv3d_forward``: PyTorch sends a batch-1 convolution with few channels and a small kernel (the fast
@@ -193,7 +191,7 @@ class PairMaxPool2d(nn.Module):
 
     PyTorch's CPU max-pool always computes the argmax indices as well (``max_pool2d_with_indices``), and for
     VGGish's first pool in bf16 took 26.5 ms per 64 examples where this takes 5.3 ms (fp32: 34.9 / 34.2 ms;
-    ``docs/indexing-speed.md``). A maximum involves no rounding, so the output is PyTorch's bit for bit (tested,
+    ``docs/engine-features.md``). A maximum involves no rounding, so the output is PyTorch's bit for bit (tested,
     NaN included); any other layout or an odd size goes to ``max_pool2d`` itself.
     """
 

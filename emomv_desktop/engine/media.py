@@ -651,7 +651,7 @@ def small_bgr(frame: av.VideoFrame, width: int) -> np.ndarray:
     swscale. The picture is for comparing neighbouring frames, so the height is rounded to even on that path.
     """
     target_w, target_h = _small_size(frame.width, frame.height, width)
-    if frame.format.name != "yuv420p" or target_w == frame.width or target_w < 2 or target_h < 2:
+    if frame.format.name != "yuv420p" or target_w == frame.width:
         return frame.to_ndarray(format="bgr24", width=target_w, height=target_h, interpolation="AREA")
     import cv2  # OpenCV comes with scenedetect-headless, the shot detector's own dependency
 
@@ -660,7 +660,7 @@ def small_bgr(frame: av.VideoFrame, width: int) -> np.ndarray:
     i420 = np.empty((target_h * 3 // 2, target_w), np.uint8)  # Y, then U and V, each a quarter of Y's size
     quarter = target_h * target_w // 4
     chroma = i420[target_h:].reshape(-1)
-    cv2.resize(luma, (target_w, target_h), dst=i420[:target_h], interpolation=cv2.INTER_AREA)
+    i420[:target_h] = cv2.resize(luma, (target_w, target_h), interpolation=cv2.INTER_AREA)
     chroma[:quarter] = cv2.resize(blue, (target_w // 2, target_h // 2), interpolation=cv2.INTER_AREA).reshape(-1)
     chroma[quarter:] = cv2.resize(red, (target_w // 2, target_h // 2), interpolation=cv2.INTER_AREA).reshape(-1)
     return cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420)

@@ -1,7 +1,8 @@
-"""engine.fusion: SlowFast with BatchNorm folded and ReLU / residual add fused into oneDNN convolutions.
+"""engine.fusion: SlowFast with BatchNorm folded and ReLU / residual add fused into oneDNN convolutions, and
+VGGish's max-pools as elementwise maxima.
 
-The rewrite must be the same network: compared module by module and end to end with pytorchvideo's plain
-network, with non-trivial BatchNorm statistics (random init would make every fold the identity)."""
+Each rewrite must be the same network: compared module by module and end to end with the plain network, with
+non-trivial BatchNorm statistics (random init would make every fold the identity)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ from torch import nn
 from emomv_desktop.engine import backbones, fusion
 from tests.engine.helpers import randomised_slowfast
 
-pytestmark = pytest.mark.skipif(not fusion.fusion_available(), reason="this torch build has no oneDNN fused ops")
+needs_fused_ops = pytest.mark.skipif(
+    not fusion.fusion_available(),
+    reason="this torch build has no oneDNN fused convolutions (built without MKLDNN): the app runs SlowFast "
+    "unfused there, which test_without_the_fused_ops_slowfast_runs_the_plain_network covers",
+)
 
 
 def _ndhwc(x: torch.Tensor) -> torch.Tensor:
@@ -22,6 +27,8 @@ def _ndhwc(x: torch.Tensor) -> torch.Tensor:
 
 
 def _batch_norm(channels: int, seed: int) -> nn.BatchNorm3d:
+    """Signed, wide statistics and affine parameters (a negative scale folds too); the whole-network tests use
+    milder ones (tests.engine.helpers.randomised_slowfast) so activations stay in range through 50 layers."""
     generator = torch.Generator().manual_seed(seed)
     norm = nn.BatchNorm3d(channels, eps=1e-5)
     norm.running_mean.copy_(torch.randn(channels, generator=generator))
@@ -31,6 +38,7 @@ def _batch_norm(channels: int, seed: int) -> nn.BatchNorm3d:
     return norm.eval()
 
 
+@needs_fused_ops
 @pytest.mark.parametrize(
     "kernel, stride, padding, bias",
     [((1, 3, 3), (1, 2, 2), (0, 1, 1), False),  # a bottleneck's spatial conv, strided
@@ -50,9 +58,11 @@ def test_a_fused_conv_is_conv_then_batch_norm_then_relu(kernel, stride, padding,
         got = fusion.FusedConv3d(conv, norm, relu=relu)(x)
         assert got.shape == expected.shape
         torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
-        assert (got >= 0).all() == relu or not relu
+        if relu:
+            assert (got >= 0).all()
 
 
+@needs_fused_ops
 def test_a_fused_conv_adds_the_shortcut_before_its_relu():
     torch.manual_seed(0)
     conv, norm = nn.Conv3d(8, 8, 1, bias=False).eval(), _batch_norm(8, seed=2)
@@ -64,6 +74,7 @@ def test_a_fused_conv_adds_the_shortcut_before_its_relu():
     assert torch.equal(shortcut, kept)  # out of place: the block's input is not overwritten
 
 
+@needs_fused_ops
 def test_fusing_slowfast_leaves_no_batch_norm_and_the_same_features():
     """Every conv of SlowFast-R50 runs fused (no BatchNorm or plain Conv3d left) and the 2304-d features equal
     the plain network's within fp32 rounding (measured ~5e-7 relative)."""
@@ -83,11 +94,19 @@ def test_fusing_slowfast_leaves_no_batch_norm_and_the_same_features():
     assert torch.nn.functional.cosine_similarity(got, expected).item() > 1 - 1e-6
 
 
+def test_without_the_fused_ops_slowfast_runs_the_plain_network(monkeypatch):
+    """A torch build without oneDNN's fused convolutions (the probe says no) gets pytorchvideo's plain network."""
+    monkeypatch.setattr(fusion, "fusion_available", lambda: False)
+    exact = backbones.SlowFastExtractor.build(None, "cpu", precision=backbones.Precision.EXACT)
+    assert not exact.fused and any(isinstance(m, nn.BatchNorm3d) for m in exact.model.modules())
+
+
 def test_fusion_refuses_a_model_in_training_mode():
     with pytest.raises(ValueError, match="eval mode"):
         fusion.fuse_slowfast(backbones.build_slowfast_module().train())
 
 
+@needs_fused_ops
 def test_only_an_exact_cpu_extractor_is_fused_and_fuse_false_keeps_the_plain_network():
     state = backbones.build_slowfast_module(with_head=True).state_dict()
     exact = backbones.SlowFastExtractor.build(state, "cpu", precision=backbones.Precision.EXACT)

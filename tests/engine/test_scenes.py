@@ -30,7 +30,7 @@ def test_detected_cuts_are_within_one_frame_of_the_true_ones(tmp_path, fps):
     assert all(a.end == b.start for a, b in zip(shots, shots[1:]))
 
 
-def test_the_detectors_small_picture_is_swscales_colours_at_a_quarter_of_the_cost(tmp_path):
+def test_the_detectors_small_picture_has_swscales_colours(tmp_path):
     """media.small_bgr: 8-bit 4:2:0 is scaled plane by plane (OpenCV INTER_AREA) and converted small; the colours
     are swscale's within rounding, the size is the detector's (height made even); other formats are swscale's
     own conversion, unchanged."""
@@ -38,7 +38,7 @@ def test_the_detectors_small_picture_is_swscales_colours_at_a_quarter_of_the_cos
     frames = list(media.decode_video_frames(path))
     assert {frame.format.name for _, frame in frames} == {"yuv420p"}
     for _, frame in frames[::6]:  # one frame of each shot
-        ours = scenes_small(frame)
+        ours = media.small_bgr(frame, scenes.DETECT_WIDTH)
         reference = frame.to_ndarray(format="bgr24", width=256, height=145, interpolation="AREA")
         assert ours.shape == (144, 256, 3) and ours.dtype == np.uint8
         # the solid background, away from the moving square: the same colour within rounding
@@ -46,12 +46,8 @@ def test_the_detectors_small_picture_is_swscales_colours_at_a_quarter_of_the_cos
     odd = mf.write_video(tmp_path / "odd.mp4", seconds=0.2, width=321, height=179)  # 4:4:4: swscale's path
     _, frame = next(media.decode_video_frames(odd))
     assert frame.format.name != "yuv420p"
-    np.testing.assert_array_equal(scenes_small(frame),
+    np.testing.assert_array_equal(media.small_bgr(frame, scenes.DETECT_WIDTH),
                                   frame.to_ndarray(format="bgr24", width=256, height=143, interpolation="AREA"))
-
-
-def scenes_small(frame):
-    return media.small_bgr(frame, scenes.DETECT_WIDTH)
 
 
 def test_shot_detection_reports_progress_and_can_be_cancelled(tmp_path):
