@@ -9,8 +9,9 @@ from typing import Sequence
 APP_ID = "emomv-desktop"
 
 
-def run_gui(video: str | Path | None = None, argv: Sequence[str] | None = None) -> int:
-    """Open the main window (analysing ``video`` once the models are loaded); returns the exit code.
+def run_gui(video: str | Path | None = None, argv: Sequence[str] | None = None, library: str | Path | None = None) -> int:
+    """Open the main window (analysing ``video`` once the models are loaded) on ``library`` (the command line's
+    ``--library``; default ``EMOMV_LIBRARY_DB`` or the user data folder's); returns the exit code.
 
     ``argv`` goes to ``QApplication`` (Qt options such as ``-platform offscreen``); default ``sys.argv[:1]``.
     Production path: pretrained weights only — a missing file disables analysis and opens the setup dialog —
@@ -39,7 +40,7 @@ def run_gui(video: str | Path | None = None, argv: Sequence[str] | None = None) 
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
     apply_color_scheme(app, Settings().get(Key.COLOR_SCHEME, "system"))
-    window = MainWindow(Backends.from_environment())
+    window = MainWindow(Backends.from_environment(library_path=Path(library) if library else None))
     window.show()
     window.start(video)
     return app.exec()

@@ -696,10 +696,10 @@ def _split_qt_options(argv: list[str]) -> tuple[list[str], list[str]]:
     return ours, qt
 
 
-def _run_gui(video: str | None, qt_options: list[str]) -> int:
+def _run_gui(video: str | None, qt_options: list[str], library: Path | None) -> int:
     from .app import run_gui  # Qt is imported only here
 
-    return run_gui(video=video, argv=[PROG, *qt_options])
+    return run_gui(video=video, argv=[PROG, *qt_options], library=library)
 
 
 def _never_crash_on_text() -> None:
@@ -743,7 +743,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     gui = _gui_request(argv)
     if gui is not None:
         options, video = gui
-        return _guarded(lambda: _run_gui(video, qt_options), options.debug)
+        return _guarded(lambda: _run_gui(video, qt_options, options.library), options.debug)
     parser = build_parser()
     if qt_options:
         parser.error(f"{' '.join(qt_options)}: Qt options apply to the window only, not to a command")

@@ -45,8 +45,10 @@ def fake_gui(monkeypatch):
     """Stands in for ``emomv_desktop.app`` (the GUI's module) to observe what the CLI hands it."""
     calls = []
     module = types.ModuleType("emomv_desktop.app")
-    module.run_gui = lambda video=None, argv=None: calls.append(video) or module.qt_argv.append(argv) or 7
+    module.run_gui = (lambda video=None, argv=None, library=None:
+                      calls.append(video) or module.qt_argv.append(argv) or module.libraries.append(library) or 7)
     module.qt_argv = []  # what the window's QApplication gets
+    module.libraries = []  # the library the window opens (None: EMOMV_LIBRARY_DB or the default)
     monkeypatch.setitem(sys.modules, "emomv_desktop.app", module)
     return calls
 
@@ -65,6 +67,14 @@ def test_no_command_or_a_video_opens_the_gui(fake_gui, argv, video, capsys):
 def test_qt_options_go_to_the_window_not_to_argparse(fake_gui, argv, video, qt):
     assert cli.main(argv) == 7
     assert fake_gui == [video] and sys.modules["emomv_desktop.app"].qt_argv == [[cli.PROG, *qt]]
+
+
+def test_the_window_opens_the_library_given_with_library(fake_gui, tmp_path):
+    """``emomv-desktop --library DB [VIDEO]``, as the usage line says: the window gets that library (before, the
+    option was parsed and dropped, so the window opened the default library)."""
+    assert cli.main(["--library", str(tmp_path / "cues.db"), "cut.mp4"]) == 7
+    assert fake_gui == ["cut.mp4"] and sys.modules["emomv_desktop.app"].libraries == [tmp_path / "cues.db"]
+    assert cli.main([]) == 7 and sys.modules["emomv_desktop.app"].libraries[-1] is None
 
 
 def test_the_usage_line_shows_the_video_argument(capsys):

@@ -261,7 +261,7 @@ def test_geometry_volume_and_filters_are_remembered_in_the_config_dir(qtbot, mak
     assert again.emotion_filter.currentData() == int(Emotion.SAD)
 
 
-def test_run_gui_opens_the_window_and_returns_when_it_closes(qtbot, qapp, ui_media):
+def test_run_gui_opens_the_window_and_returns_when_it_closes(qtbot, qapp, ui_media, tmp_path):
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -278,11 +278,13 @@ def test_run_gui_opens_the_window_and_returns_when_it_closes(qtbot, qapp, ui_med
         seen["title"] = windows[0].windowTitle()
         seen["setup"] = windows[0].model_setup_dialog().isVisible()
         seen["pending"] = windows[0]._pending_files  # noqa: SLF001 - kept until analysis is possible
+        seen["library"] = windows[0].backends.library_path_or_default()
         windows[0].close()
 
     QTimer.singleShot(0, inspect_then_close)
-    assert run_gui(str(ui_media.video)) == 0
-    assert seen == {"title": "EmoMV Desktop", "setup": True, "pending": [ui_media.video]}
+    assert run_gui(str(ui_media.video), library=tmp_path / "cues.db") == 0
+    assert seen == {"title": "EmoMV Desktop", "setup": True, "pending": [ui_media.video],
+                    "library": tmp_path / "cues.db"}
 
 
 def test_keys_seek_the_preview_but_keep_their_usual_meaning_on_sliders_and_buttons(qtbot, make_window, ui_media):
